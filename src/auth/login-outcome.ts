@@ -1,0 +1,20 @@
+import type { StoredUser } from "../store/user.repository.js";
+import type { InputField } from "./login-input.js";
+
+/**
+ * Everything a login can end in. Each kind maps to exactly one GraphQL union
+ * member; only bugs and outages are thrown instead.
+ */
+export type LoginOutcome =
+  | { kind: "LoginSucceeded"; user: StoredUser; isNewUser: boolean }
+  | { kind: "InvalidInput"; field: InputField; problem: string }
+  | { kind: "InvalidCode" }
+  | { kind: "InvalidVerifier" }
+  | { kind: "AccessDenied" }
+  | { kind: "ProviderMisconfigured" }
+  | { kind: "RateLimited"; retryAfterSeconds: number | undefined }
+  | { kind: "ProviderUnavailable"; retryAfterSeconds: number | undefined }
+  | { kind: "ProfileUnavailable" }
+  | { kind: "PhoneNotVerified" };
+
+export type LoginOutcomeKind = LoginOutcome["kind"];

@@ -1,0 +1,159 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express from "express";
+import type { ContainerType } from "type-graphql";
+import { LoginService } from "./auth/login.service.js";
+import type { Config } from "./config.js";
+import { createErrorFormatter } from "./graphql/format-error.js";
+import { LoginResolver } from "./graphql/login.resolver.js";
+import { buildGatewaySchema } from "./graphql/schema.js";
+import type { Logger } from "./logger.js";
+import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
+import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
+import { openDatabase, type Database } from "./store/database.js";
+import { ProviderTokenCache } from "./store/provider-token-cache.js";
+import { connectRedis } from "./store/redis.js";
+import { createMemoryCache, createRedisCache, type TtlCache } from "./store/ttl-cache.js";
+import { UserRepository } from "./store/user.repository.js";
+
+/** GraphQL requests are small; anything larger is refused before parsing. */
+const REQUEST_BODY_LIMIT = "64kb";
+/** A health probe answers within this even when a dependency hangs. */
+const HEALTH_CHECK_TIMEOUT_MS = 2_000;
+
+export interface Gateway {
+  /** Base URL, e.g. http://127.0.0.1:4000 (the port is the real one when 0 was asked for). */
+  readonly url: string;
+  readonly database: Database;
+  readonly cache: TtlCache;
+  /** Stops accepting, lets in-flight requests finish, then closes every pool. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  /** Outbound HTTP to providers; tests may inject one. */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * The composition root: opens the database (applying migrations) and the
+ * cache, builds providers, services and the schema, and serves `/graphql`
+ * and `/health`. Nothing connects before this is called.
+ */
+export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  const { database, appliedMigrations } = await openDatabase(config.database);
+  logger.info({ database: database.kind, appliedMigrations }, "database ready");
+  let cache: TtlCache | undefined;
+  try {
+    cache = config.cache.kind === "redis" ? createRedisCache(await connectRedis(config.cache.url, config.cache.keyPrefix, logger)) : createMemoryCache();
+    if (database.kind === "embedded" || cache.kind === "memory") {
+      logger.warn(
+        { database: database.kind, cache: cache.kind },
+        "single-instance mode: set DATABASE_URL and REDIS_URL before running more than one gateway",
+      );
+    }
+
+    const providers = new Map<ProviderId, PhoneLoginProvider>();
+    if (config.truecaller) {
+      providers.set(
+        "truecaller",
+        createTruecallerProvider({ ...config.truecaller, timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+      );
+    } else {
+      logger.warn("TRUECALLER_CLIENT_ID is not set: verifyTruecaller answers PROVIDER_MISCONFIGURED");
+    }
+    const logins = new LoginService({
+      providers,
+      users: new UserRepository(database.prisma),
+      providerTokens: new ProviderTokenCache(cache),
+      logger,
+      loginTimeoutMs: config.loginTimeoutMs,
+    });
+
+    const container = resolverContainer([[LoginResolver, new LoginResolver(logins)]]);
+    const httpServer = await serve(config, logger, await buildGatewaySchema(container), database, cache);
+    const { port } = httpServer.server.address() as AddressInfo;
+    const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
+    logger.info({ url: `${url}/graphql` }, "gateway listening");
+
+    const openCache = cache;
+    return {
+      url,
+      database,
+      cache: openCache,
+      async close() {
+        await httpServer.stop();
+        await Promise.allSettled([database.close(), openCache.close()]);
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([database.close(), cache?.close()]);
+    throw error;
+  }
+}
+
+/** type-graphql asks the container for resolver instances; ours are built up front. */
+function resolverContainer(instances: Array<[Function, object]>): ContainerType {
+  const byClass = new Map(instances);
+  return {
+    get(resolverClass) {
+      const instance = byClass.get(resolverClass);
+      if (!instance) throw new Error(`no instance registered for resolver ${resolverClass.name}`);
+      return instance;
+    },
+  };
+}
+
+async function serve(
+  config: Config,
+  logger: Logger,
+  schema: Awaited<ReturnType<typeof buildGatewaySchema>>,
+  database: Database,
+  cache: TtlCache,
+): Promise<{ server: Server; stop(): Promise<void> }> {
+  const app = express();
+  app.disable("x-powered-by");
+  const server = createServer(app);
+  const apollo = new ApolloServer({
+    schema,
+    introspection: !config.production,
+    // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
+    stopOnTerminationSignals: false,
+    formatError: createErrorFormatter({ production: config.production, logger }),
+    // Outside production Apollo serves Sandbox at /graphql; in production no landing page at all.
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    logger,
+  });
+  await apollo.start();
+
+  app.get("/health", async (_request, response) => {
+    const [databaseCheck, cacheCheck] = await Promise.all([probe(() => database.ping()), probe(() => cache.ping())]);
+    const healthy = databaseCheck === "up" && cacheCheck === "up";
+    response.status(healthy ? 200 : 503).json({ status: healthy ? "ok" : "unavailable", database: databaseCheck, cache: cacheCheck });
+  });
+  app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  return { server, stop: () => apollo.stop() };
+}
+
+async function probe(check: () => Promise<void>): Promise<"up" | "down"> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"down">((resolve) => {
+    timer = setTimeout(() => resolve("down"), HEALTH_CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check().then(() => "up" as const, () => "down" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,41 @@
+import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
+import type { GraphQLFormattedError } from "graphql";
+import { errorSummary, type Logger } from "../logger.js";
+
+/** Errors about the request itself; the client needs their text to fix it. */
+const CLIENT_ERROR_CODES = new Set<string>([
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+  ApolloServerErrorCode.BAD_REQUEST,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+]);
+
+export const MASKED_ERROR_MESSAGE = "Unexpected error.";
+
+/** graphql-js quotes a rejected variable's value; the value may be a code or verifier. */
+const VARIABLE_VALUE = /^(Variable "\$[^"]+" got invalid value)[\s\S]*$/;
+
+/**
+ * Apollo's `formatError`: request errors pass through (with submitted values
+ * cut out); anything else is a fault, logged in full and shown as "Unexpected
+ * error." in production. Login failures never get here: they are union members.
+ */
+export function createErrorFormatter(options: { production: boolean; logger: Logger }) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
+      return { ...formatted, message: formatted.message.replace(VARIABLE_VALUE, "$1.") };
+    }
+    options.logger.error({ err: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
+    if (!options.production) return formatted;
+    return {
+      message: MASKED_ERROR_MESSAGE,
+      ...(formatted.path ? { path: formatted.path } : {}),
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}

@@ -1,0 +1,70 @@
+import { createUnionType, Field, ObjectType } from "type-graphql";
+import type { LoginOutcome } from "../auth/login-outcome.js";
+import { UnreachableCaseError } from "../unreachable.js";
+import { User } from "./user.type.js";
+import {
+  AccessDeniedError,
+  InvalidCodeError,
+  InvalidInputError,
+  InvalidVerifierError,
+  PhoneNotVerifiedError,
+  ProfileUnavailableError,
+  ProviderMisconfiguredError,
+  ProviderUnavailableError,
+  RateLimitedError,
+} from "./user-error.js";
+
+@ObjectType({ description: "The phone number is verified and the user stored." })
+export class LoginSuccess {
+  @Field(() => User)
+  user!: User;
+
+  @Field(() => Boolean, { description: "True only for the login that created the user." })
+  isNewUser!: boolean;
+}
+
+export const LoginResult = createUnionType({
+  name: "LoginResult",
+  description: "A successful login, or the one reason it failed.",
+  types: () =>
+    [
+      LoginSuccess,
+      InvalidInputError,
+      InvalidCodeError,
+      InvalidVerifierError,
+      AccessDeniedError,
+      ProviderMisconfiguredError,
+      RateLimitedError,
+      ProviderUnavailableError,
+      ProfileUnavailableError,
+      PhoneNotVerifiedError,
+    ] as const,
+});
+
+/** Maps each login outcome to its one union member. */
+export function toLoginResult(outcome: LoginOutcome): typeof LoginResult {
+  switch (outcome.kind) {
+    case "LoginSucceeded":
+      return Object.assign(new LoginSuccess(), { user: User.from(outcome.user), isNewUser: outcome.isNewUser });
+    case "InvalidInput":
+      return new InvalidInputError(outcome.field, outcome.problem);
+    case "InvalidCode":
+      return new InvalidCodeError();
+    case "InvalidVerifier":
+      return new InvalidVerifierError();
+    case "AccessDenied":
+      return new AccessDeniedError();
+    case "ProviderMisconfigured":
+      return new ProviderMisconfiguredError();
+    case "RateLimited":
+      return new RateLimitedError(outcome.retryAfterSeconds);
+    case "ProviderUnavailable":
+      return new ProviderUnavailableError(outcome.retryAfterSeconds);
+    case "ProfileUnavailable":
+      return new ProfileUnavailableError();
+    case "PhoneNotVerified":
+      return new PhoneNotVerifiedError();
+    default:
+      throw new UnreachableCaseError(outcome);
+  }
+}

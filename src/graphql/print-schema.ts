@@ -1,0 +1,8 @@
+/** `npm run schema:print`: regenerates the committed schema.graphql from the code. */
+import "reflect-metadata";
+import { writeFile } from "node:fs/promises";
+import { buildSchemaForPrinting, printGatewaySchema } from "./schema.js";
+
+const target = new URL("../../schema.graphql", import.meta.url);
+await writeFile(target, printGatewaySchema(await buildSchemaForPrinting()));
+console.log(`wrote ${target.pathname}`);

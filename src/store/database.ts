@@ -1,0 +1,59 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { applyMigrations } from "./migrations.js";
+
+/** A pool waiting longer than this for a connection reports the database as down. */
+const CONNECTION_TIMEOUT_MS = 5_000;
+
+/** Where the users live: a PostgreSQL server, or PGlite embedded in the process. */
+export type DatabaseSettings = { kind: "postgres"; url: string; poolSize: number } | { kind: "embedded"; directory: string };
+
+export interface Database {
+  readonly kind: DatabaseSettings["kind"];
+  readonly prisma: PrismaClient;
+  /** Resolves when the database answers a query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database and applies pending migrations from `prisma/migrations`
+ * before anything queries it, so a fresh machine needs no separate migrate step.
+ * Returns the applied migrations' names for the start-up log.
+ */
+export async function openDatabase(settings: DatabaseSettings): Promise<{ database: Database; appliedMigrations: string[] }> {
+  if (settings.kind === "postgres") {
+    const { applied } = await applyMigrations({ kind: "postgres", url: settings.url });
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: settings.url, max: settings.poolSize, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }) });
+    return { database: wrap("postgres", prisma, async () => {}), appliedMigrations: applied };
+  }
+  // PGlite needs the parent of its data directory to exist.
+  await mkdir(dirname(settings.directory), { recursive: true });
+  const pglite = await PGlite.create(settings.directory);
+  try {
+    const { applied } = await applyMigrations({ kind: "pglite", db: pglite });
+    const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    return { database: wrap("embedded", prisma, () => pglite.close()), appliedMigrations: applied };
+  } catch (error) {
+    await pglite.close();
+    throw error;
+  }
+}
+
+function wrap(kind: Database["kind"], prisma: PrismaClient, closeDriver: () => Promise<void>): Database {
+  return {
+    kind,
+    prisma,
+    async ping() {
+      await prisma.$queryRaw`SELECT 1`;
+    },
+    async close() {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { Redis } from "ioredis";
+import type { Logger } from "../logger.js";
+
+/** Bounds on every Redis failure: with ioredis defaults a dead server stalls a command for ~73 s. */
+const CONNECT_TIMEOUT_MS = 2_000;
+const COMMAND_TIMEOUT_MS = 1_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * Opens a Redis connection whose commands fail fast while the server is away
+ * and which reconnects by itself when it returns. Keys get `keyPrefix`.
+ * Rejects when the first connection cannot be made.
+ */
+export async function connectRedis(url: string, keyPrefix: string, logger: Logger): Promise<Redis> {
+  const redis = new Redis(url, {
+    keyPrefix,
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+  });
+  // Log transitions, not every reconnect attempt; the message carries host and port, never the URL's password.
+  let reachable = true;
+  redis.on("error", (error: NodeJS.ErrnoException) => {
+    if (!reachable) return;
+    reachable = false;
+    logger.warn({ err: { code: error.code, message: error.message } }, "redis unreachable");
+  });
+  redis.on("ready", () => {
+    if (reachable) return;
+    reachable = true;
+    logger.info("redis reachable again");
+  });
+  await redis.connect();
+  return redis;
+}

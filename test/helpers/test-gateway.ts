@@ -1,0 +1,119 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { loadConfig } from "../../src/config.js";
+import { createTruecallerEmulator, type TruecallerEmulator, type TruecallerEmulatorOptions } from "../../src/emulator/truecaller-emulator.js";
+import { startGateway, type Gateway } from "../../src/gateway.js";
+import { captureLogs } from "./log-capture.js";
+import { createTestDatabase } from "./database.js";
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface TestGateway {
+  /** The running gateway; replaced by {@link TestGateway.restartGateway}. */
+  readonly gateway: Gateway;
+  readonly emulator: TruecallerEmulator;
+  /** Every log line the gateway wrote, as JSON text. */
+  readonly logs: string[];
+  /** A separate connection to the Redis key space of this gateway (keys without the prefix). */
+  readonly redis: Redis;
+  readonly databaseUrl: string;
+  /** Cuts the gateway off its database: open connections end, new ones are refused. */
+  refuseDatabaseConnections(): Promise<void>;
+  /** Sends a GraphQL operation over HTTP and returns the parsed response body. */
+  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  /** Runs verifyTruecaller and returns its result object. */
+  verify(code: string, verifier: string): Promise<Record<string, unknown>>;
+  /** Mints a code at the emulator (a generated verifier) and verifies it. */
+  login(profile?: Parameters<TruecallerEmulator["mintCode"]>[0]): Promise<Record<string, unknown>>;
+  /** Stops the gateway and starts a new one on the same database, Redis key space and emulator. */
+  restartGateway(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const VERIFY_MUTATION = /* GraphQL */ `
+  mutation Verify($code: String!, $verifier: String!) {
+    verifyTruecaller(code: $code, verifier: $verifier) {
+      __typename
+      ... on LoginSuccess {
+        isNewUser
+        user { id phoneNumber phoneNumberVerified countryCode givenName familyName email picture gender address { locality postalCode } createdAt updatedAt }
+      }
+      ... on UserError { code message }
+      ... on InvalidInputError { field }
+      ... on RateLimitedError { retryAfterSeconds }
+      ... on ProviderUnavailableError { retryAfterSeconds }
+    }
+  }
+`;
+
+/**
+ * A gateway on port 0 against a fresh PostgreSQL database, its own Redis key
+ * space and an in-process Truecaller emulator, all over real connections.
+ */
+export async function startTestGateway(
+  options: { env?: Record<string, string>; emulator?: TruecallerEmulatorOptions; fetch?: typeof fetch } = {},
+): Promise<TestGateway> {
+  const emulator = createTruecallerEmulator(options.emulator);
+  const { url: emulatorUrl } = await emulator.listen();
+  const database = await createTestDatabase();
+  const keyPrefix = `phonegate-test:${randomUUID()}:`;
+  const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const logs = captureLogs();
+  const config = loadConfig({
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "debug",
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: keyPrefix,
+    TRUECALLER_CLIENT_ID: "emulator-client",
+    TRUECALLER_BASE_URL: emulatorUrl,
+    ...options.env,
+  });
+  const start = () => startGateway(config, { logger: logs.logger, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  let gateway = await start();
+
+  const graphql: TestGateway["graphql"] = async (query, variables) => {
+    const response = await fetch(`${gateway.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as never;
+  };
+  const verify: TestGateway["verify"] = async (code, verifier) => {
+    const body = await graphql<{ verifyTruecaller: Record<string, unknown> }>(VERIFY_MUTATION, { code, verifier });
+    if (!body.data) throw new Error(`verifyTruecaller failed: ${JSON.stringify(body.errors)}`);
+    return body.data.verifyTruecaller;
+  };
+  return {
+    get gateway() {
+      return gateway;
+    },
+    emulator,
+    logs: logs.lines,
+    redis,
+    databaseUrl: database.url,
+    refuseDatabaseConnections: () => database.refuseConnections(),
+    graphql,
+    verify,
+    async login(mint) {
+      const minted = emulator.mintCode(mint);
+      return verify(minted.code, minted.codeVerifier ?? "");
+    },
+    async restartGateway() {
+      await gateway.close();
+      gateway = await start();
+    },
+    async close() {
+      await gateway.close();
+      await emulator.close();
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys.map((key) => key.slice(keyPrefix.length)));
+      redis.disconnect();
+      await database.drop();
+    },
+  };
+}

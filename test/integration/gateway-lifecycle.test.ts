@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { createTruecallerEmulator } from "../../src/emulator/truecaller-emulator.js";
+import { startGateway, type Gateway } from "../../src/gateway.js";
+import { providerTokenKey } from "../../src/store/provider-token-cache.js";
+import { captureLogs } from "../helpers/log-capture.js";
+import { startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
+
+describe("restart persistence (PostgreSQL + Redis)", () => {
+  let t: TestGateway;
+  afterAll(async () => t?.close());
+
+  it("recognises a user after the gateway restarts, and the cached token survives", async () => {
+    t = await startTestGateway();
+    const first = await t.login({ profile: { phone_number: "919811111111" } });
+    const userId = (first.user as { id: string }).id;
+    await t.restartGateway();
+    expect(await t.gateway.cache.get(providerTokenKey("truecaller", userId))).toBeDefined();
+    const again = await t.login({ profile: { phone_number: "919811111111" } });
+    expect(again).toMatchObject({ isNewUser: false, user: { id: userId } });
+  });
+});
+
+describe("embedded mode (no DATABASE_URL, no REDIS_URL)", () => {
+  const emulator = createTruecallerEmulator();
+  let dataDir: string;
+  let gateway: Gateway | undefined;
+  afterAll(async () => {
+    await gateway?.close();
+    await emulator.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function verify(url: string, phone: string): Promise<Record<string, unknown>> {
+    const minted = emulator.mintCode({ profile: { phone_number: phone } });
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: VERIFY_MUTATION, variables: { code: minted.code, verifier: minted.codeVerifier } }),
+    });
+    return ((await response.json()) as { data: { verifyTruecaller: Record<string, unknown> } }).data.verifyTruecaller;
+  }
+
+  it("stores users in PGlite under DATA_DIR, caches tokens in process, says so, and keeps users across restarts", async () => {
+    const { url: emulatorUrl } = await emulator.listen();
+    dataDir = await mkdtemp(join(tmpdir(), "phonegate-embedded-"));
+    const config = loadConfig({ NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, TRUECALLER_CLIENT_ID: "emulator-client", TRUECALLER_BASE_URL: emulatorUrl });
+    const logs = captureLogs();
+    gateway = await startGateway(config, { logger: logs.logger });
+    expect(logs.entries()).toContainEqual(expect.objectContaining({ database: "embedded", cache: "memory", msg: expect.stringContaining("single-instance mode") }));
+
+    const first = await verify(gateway.url, "919822222222");
+    expect(first).toMatchObject({ __typename: "LoginSuccess", isNewUser: true, user: { phoneNumber: "+919822222222" } });
+    const userId = (first.user as { id: string }).id;
+    const ttl = await gateway.cache.ttl(providerTokenKey("truecaller", userId));
+    expect(ttl).toBeGreaterThan(3_500_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+    expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+
+    await gateway.close();
+    gateway = await startGateway(config, { logger: captureLogs().logger });
+    expect(await verify(gateway.url, "919822222222")).toMatchObject({ isNewUser: false, user: { id: userId } });
+  });
+});

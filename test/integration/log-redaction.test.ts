@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+
+describe("log redaction", () => {
+  let t: TestGateway;
+  const secrets: string[] = [];
+
+  beforeAll(async () => {
+    // Note every access token the provider hands out, to look for it in the logs.
+    const recordingFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input instanceof Request ? input.url : input).endsWith("/v1/token") && response.ok) {
+        const body = (await response.clone().json()) as { access_token?: string };
+        if (body.access_token) secrets.push(body.access_token);
+      }
+      return response;
+    };
+    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "300", LOG_LEVEL: "trace" }, fetch: recordingFetch });
+  });
+  afterAll(async () => t?.close());
+
+  /** Mints a code, notes the code and verifier as secrets, and verifies them. */
+  async function loginNotingSecrets(verifierOverride?: string) {
+    const minted = t.emulator.mintCode();
+    const verifier = verifierOverride ?? minted.codeVerifier ?? "";
+    secrets.push(minted.code, verifier);
+    return t.verify(minted.code, verifier);
+  }
+
+  it("never writes a code, verifier or provider token to the log, on any path", async () => {
+    expect(await loginNotingSecrets()).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginNotingSecrets("v".repeat(43))).toMatchObject({ code: "INVALID_VERIFIER" });
+    expect(await loginNotingSecrets("short-verifier")).toMatchObject({ code: "INVALID_INPUT" });
+    t.emulator.injectFault({ endpoint: "token", error: "too_many_requests", retryAfterSeconds: 3 });
+    expect(await loginNotingSecrets()).toMatchObject({ code: "RATE_LIMITED" });
+    t.emulator.injectFault({ endpoint: "token", status: 403, body: { error: "invalid_client", error_description: "Invalid client Id" } });
+    expect(await loginNotingSecrets()).toMatchObject({ code: "PROVIDER_MISCONFIGURED" });
+    t.emulator.injectFault({ endpoint: "token", hang: true });
+    expect(await loginNotingSecrets()).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    t.emulator.injectFault({ endpoint: "userinfo", status: 401, body: { error: "invalid_token" } });
+    expect(await loginNotingSecrets()).toMatchObject({ code: "PROFILE_UNAVAILABLE" });
+    t.emulator.injectFault({ endpoint: "userinfo", status: 200, body: "{not json" });
+    expect(await loginNotingSecrets()).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+
+    // The paths ran and logged; none of their lines holds a secret.
+    expect(secrets.length).toBeGreaterThan(16);
+    expect(t.logs.filter((line) => line.includes('"login refused"'))).toHaveLength(7);
+    const leaks = secrets.filter((secret) => t.logs.some((line) => line.includes(secret)));
+    expect(leaks).toEqual([]);
+  });
+
+  it("redacts secret-named fields a future log call might pass", async () => {
+    const { captureLogs } = await import("../helpers/log-capture.js");
+    const logs = captureLogs();
+    logs.logger.info({ code: "c0de", verifier: "v3rifier", grant: { accessToken: "t0ken", refresh_token: "r3fresh" } }, "oops");
+    expect(logs.lines.join("")).not.toMatch(/c0de|v3rifier|t0ken|r3fresh/);
+  });
+});

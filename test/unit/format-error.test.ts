@@ -1,0 +1,38 @@
+import { GraphQLError } from "graphql";
+import { describe, expect, it } from "vitest";
+import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "../../src/graphql/format-error.js";
+import { captureLogs } from "../helpers/log-capture.js";
+
+describe("GraphQL error formatting", () => {
+  it("masks unexpected errors in production and logs them in full", () => {
+    const logs = captureLogs();
+    const format = createErrorFormatter({ production: true, logger: logs.logger });
+    const original = new Error("connection to 10.0.0.5 refused");
+    const formatted = format({ message: original.message, path: ["verifyTruecaller"], extensions: { code: "INTERNAL_SERVER_ERROR", stacktrace: ["..."] } }, original);
+    expect(formatted).toEqual({ message: MASKED_ERROR_MESSAGE, path: ["verifyTruecaller"], extensions: { code: "INTERNAL_SERVER_ERROR" } });
+    expect(logs.entries()).toMatchObject([{ level: 50, err: { message: "connection to 10.0.0.5 refused" }, msg: "unexpected error in GraphQL operation" }]);
+  });
+
+  it("shows unexpected errors outside production", () => {
+    const format = createErrorFormatter({ production: false, logger: captureLogs().logger });
+    const formatted = { message: "boom", extensions: { code: "INTERNAL_SERVER_ERROR" } };
+    expect(format(formatted, new Error("boom"))).toBe(formatted);
+  });
+
+  it("passes request errors through in production", () => {
+    const logs = captureLogs();
+    const format = createErrorFormatter({ production: true, logger: logs.logger });
+    const formatted = { message: 'Cannot query field "nope" on type "Query".', extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
+    expect(format(formatted, new GraphQLError(formatted.message))).toEqual(formatted);
+    expect(logs.lines).toEqual([]);
+  });
+
+  it("cuts a rejected variable's value out of the message", () => {
+    const format = createErrorFormatter({ production: true, logger: captureLogs().logger });
+    const formatted = {
+      message: 'Variable "$verifier" got invalid value ["secret-verifier"]; String cannot represent a non string value: ["secret-verifier"]',
+      extensions: { code: "BAD_USER_INPUT" },
+    };
+    expect(format(formatted, new GraphQLError(formatted.message)).message).toBe('Variable "$verifier" got invalid value.');
+  });
+});
