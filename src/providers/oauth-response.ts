@@ -1,4 +1,4 @@
-import { retryAfterSeconds, type HttpOutcome } from "./http.js";
+import { retryAfterSeconds, type HttpOutcome, type ProviderResponse } from "./http.js";
 import type { ProviderFailure } from "./provider.js";
 
 /** An RFC 6749 §5.2 error body: `{"error": "...", "error_description": "..."}`. */
@@ -7,16 +7,10 @@ export interface OAuthErrorBody {
   readonly description: string | undefined;
 }
 
-/** Reads a response body as a JSON object; `undefined` when it is not one. */
-export async function readJsonObject(response: Response): Promise<Record<string, unknown> | undefined> {
-  let text: string;
+/** A body as a JSON object; `undefined` when it is not one. */
+export function parseJsonObject(body: string): Record<string, unknown> | undefined {
   try {
-    text = await response.text();
-  } catch {
-    return undefined;
-  }
-  try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = JSON.parse(body);
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -24,23 +18,22 @@ export async function readJsonObject(response: Response): Promise<Record<string,
 }
 
 /** The `error` / `error_description` pair of an OAuth error response, tolerating any body. */
-export async function readOAuthError(response: Response): Promise<OAuthErrorBody> {
-  const body = await readJsonObject(response);
+export function parseOAuthError(response: ProviderResponse): OAuthErrorBody {
+  const body = parseJsonObject(response.body);
   return {
     error: typeof body?.error === "string" ? body.error : undefined,
     description: typeof body?.error_description === "string" ? body.error_description : undefined,
   };
 }
 
-/** Failures every provider endpoint shares: no response, rate limiting, server errors. */
+/** The failure of an exchange that brought no answer. */
 export function failureWithoutResponse(outcome: Exclude<HttpOutcome, { kind: "response" }>, endpoint: string): ProviderFailure {
-  return outcome.kind === "timeout"
-    ? { kind: "Unavailable", detail: `${endpoint}: timed out`, retryAfterSeconds: undefined }
-    : { kind: "Unavailable", detail: `${endpoint}: ${outcome.detail}`, retryAfterSeconds: undefined };
+  const detail = outcome.kind === "timeout" ? "timed out" : outcome.detail;
+  return { kind: "Unavailable", detail: `${endpoint}: ${detail}`, retryAfterSeconds: undefined };
 }
 
 /** 429 and 5xx mean the same on every provider endpoint; `undefined` for other statuses. */
-export function transientFailure(response: Response, endpoint: string): ProviderFailure | undefined {
+export function transientFailure(response: ProviderResponse, endpoint: string): ProviderFailure | undefined {
   if (response.status === 429) return { kind: "RateLimited", retryAfterSeconds: retryAfterSeconds(response.headers) };
   if (response.status >= 500) {
     return { kind: "Unavailable", detail: `${endpoint}: HTTP ${response.status}`, retryAfterSeconds: retryAfterSeconds(response.headers) };

@@ -25,7 +25,7 @@ export function normalizePhoneNumber(raw: string, regionHint?: string): Normaliz
   if (!/^\+?\d{4,20}$/.test(compact)) return undefined;
   const hint = regionHint !== undefined && ISO_REGION.test(regionHint.toUpperCase()) ? (regionHint.toUpperCase() as CountryCode) : undefined;
 
-  const candidates = compact.startsWith("+") ? [compact] : [`+${compact}`, ...(hint ? [compact] : [])];
+  const candidates = compact.startsWith("+") ? [compact] : readings(compact, hint);
   for (const candidate of candidates) {
     const parsed = parsePhoneNumberFromString(candidate, hint);
     if (parsed?.isPossible()) {
@@ -33,6 +33,18 @@ export function normalizePhoneNumber(raw: string, regionHint?: string): Normaliz
     }
   }
   return undefined;
+}
+
+/**
+ * Digits without a plus, most likely reading first. Truecaller sends them with
+ * the country prefix, so the international reading leads when the digits start
+ * with the hint's calling code (or there is no hint); otherwise they are
+ * national digits of the hinted region (`2025550123` + `US` is not Egypt's +20).
+ */
+function readings(digits: string, hint: CountryCode | undefined): string[] {
+  if (!hint) return [`+${digits}`];
+  const international = `+${digits}`;
+  return digits.startsWith(getCountryCallingCode(hint)) ? [international, digits] : [digits, international];
 }
 
 /**

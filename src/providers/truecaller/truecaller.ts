@@ -4,9 +4,8 @@
  * (Android → OAuth SDK 3.0 → Integrating with your Backend). Sending and judging
  * a response are separate: `send*` only talks HTTP, `parse*` is pure.
  */
-import type { KyInstance } from "ky";
-import { CODE_EXCHANGE_RETRY, IDEMPOTENT_READ_RETRY, createProviderHttp, sendWithRetry, type HttpOutcome } from "../http.js";
-import { failureWithoutResponse, malformed, optionalString, readJsonObject, readOAuthError, transientFailure } from "../oauth-response.js";
+import { CODE_EXCHANGE_RETRY, IDEMPOTENT_READ_RETRY, createProviderHttp, sendWithRetry, type HttpOutcome, type ProviderHttp } from "../http.js";
+import { failureWithoutResponse, malformed, optionalString, parseJsonObject, parseOAuthError, transientFailure } from "../oauth-response.js";
 import { normalizePhoneNumber } from "../phone-number.js";
 import type {
   AuthorizationCodeGrant,
@@ -23,7 +22,7 @@ const USERINFO_ENDPOINT = "truecaller userinfo";
 
 /** Sends the authorization-code exchange exactly as Truecaller's sample cURL does (form-encoded). */
 export function sendTokenRequest(
-  http: KyInstance,
+  http: ProviderHttp,
   clientId: string,
   grant: AuthorizationCodeGrant,
   signal: AbortSignal,
@@ -43,14 +42,14 @@ export function sendTokenRequest(
  * a bad code, a bad verifier, or (without description) a client not allowed the grant.
  * `sentAt` is when the request left, so the computed expiry is never late.
  */
-export async function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): Promise<ProviderResult<ProviderToken>> {
+export function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): ProviderResult<ProviderToken> {
   if (outcome.kind !== "response") return { ok: false, failure: failureWithoutResponse(outcome, TOKEN_ENDPOINT) };
   const { response } = outcome;
   const transient = transientFailure(response, TOKEN_ENDPOINT);
   if (transient) return { ok: false, failure: transient };
 
   if (response.status !== 200) {
-    const { error, description } = await readOAuthError(response);
+    const { error, description } = parseOAuthError(response);
     const detail = `${TOKEN_ENDPOINT}: HTTP ${response.status} ${error ?? "(no error code)"}${description ? ` "${description}"` : ""}`;
     switch (error) {
       case "invalid_grant":
@@ -68,7 +67,7 @@ export async function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): Pr
     }
   }
 
-  const body = await readJsonObject(response);
+  const body = parseJsonObject(response.body);
   if (!body) return { ok: false, failure: malformed(TOKEN_ENDPOINT, "body is not a JSON object") };
   const accessToken = body.access_token;
   if (typeof accessToken !== "string" || accessToken.length === 0) {
@@ -86,7 +85,7 @@ export async function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): Pr
 }
 
 /** Reads the profile with the access token; a GET, so lost connections are retried. */
-export function sendUserInfoRequest(http: KyInstance, token: ProviderToken, signal: AbortSignal): Promise<HttpOutcome> {
+export function sendUserInfoRequest(http: ProviderHttp, token: ProviderToken, signal: AbortSignal): Promise<HttpOutcome> {
   return sendWithRetry(
     http,
     USERINFO_PATH,
@@ -101,7 +100,7 @@ export function sendUserInfoRequest(http: KyInstance, token: ProviderToken, sign
  * `phone_number` comes as international digits without the plus and is normalised
  * with `phone_number_country_code`; other fields depend on the granted scopes.
  */
-export async function parseUserInfoResponse(outcome: HttpOutcome): Promise<ProviderResult<ProviderProfile>> {
+export function parseUserInfoResponse(outcome: HttpOutcome): ProviderResult<ProviderProfile> {
   if (outcome.kind !== "response") return { ok: false, failure: failureWithoutResponse(outcome, USERINFO_ENDPOINT) };
   const { response } = outcome;
   const transient = transientFailure(response, USERINFO_ENDPOINT);
@@ -111,7 +110,7 @@ export async function parseUserInfoResponse(outcome: HttpOutcome): Promise<Provi
   }
   if (response.status !== 200) return { ok: false, failure: malformed(USERINFO_ENDPOINT, `unexpected HTTP ${response.status}`) };
 
-  const body = await readJsonObject(response);
+  const body = parseJsonObject(response.body);
   if (!body) return { ok: false, failure: malformed(USERINFO_ENDPOINT, "body is not a JSON object") };
   const subject = digitsOrString(body.sub);
   if (subject === undefined) return { ok: false, failure: malformed(USERINFO_ENDPOINT, '"sub" must be a non-empty string') };
