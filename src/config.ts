@@ -1,24 +1,23 @@
 import { z } from "zod";
+import type { DatabaseSettings } from "./store/database.js";
+import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
 export const TRUECALLER_DEFAULT_BASE_URL = "https://oauth-account-noneu.truecaller.com";
 
+/** Settings without a safe default for a deployment: the emulator's client, a generated key. */
+const REQUIRED_IN_PRODUCTION = ["TRUECALLER_CLIENT_ID", "TOKEN_ENCRYPTION_KEYS"] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const MAX_TIMEOUT_MS = 60_000;
 
-/** Empty strings count as unset, as in most process managers' env files. */
-const optionalString = z.preprocess((value) => (value === "" ? undefined : value), z.string().optional());
-
-const port = z.coerce
-  .number({ error: "must be a port number" })
-  .int({ error: "must be a whole number" })
-  .min(0, { error: "must be between 0 and 65535" })
-  .max(65_535, { error: "must be between 0 and 65535" });
-
-const milliseconds = z.coerce
-  .number({ error: "must be a number of milliseconds" })
-  .int({ error: "must be a whole number of milliseconds" })
-  .min(1, { error: "must be at least 1" })
-  .max(600_000, { error: "must be at most 600000" });
+/** Whole decimal numbers only: `z.coerce` would also take "0x50", "1e3" and " ". */
+function integer(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, { error: "must be a whole number" })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+}
 
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
@@ -27,43 +26,48 @@ const httpUrl = z
 const environmentSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"], { error: "must be development, production or test" }).default("development"),
-    PORT: port.default(4000),
-    HOST: z.string().min(1).default("0.0.0.0"),
+    PORT: integer(0, 65_535).default(4000),
+    HOST: z.string().default("0.0.0.0"),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
-    DATABASE_URL: optionalString.pipe(
-      z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }).optional(),
-    ),
-    DATABASE_POOL_SIZE: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).default(10),
-    DATA_DIR: z.string().min(1).default(".data"),
-    REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional()),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }).optional(),
+    DATABASE_POOL_SIZE: integer(1, 200).default(10),
+    DATA_DIR: z.string().default(".data"),
+    REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }).optional(),
     REDIS_KEY_PREFIX: z.string().default("phonegate:"),
-    TRUECALLER_CLIENT_ID: optionalString,
+    TOKEN_ENCRYPTION_KEYS: z
+      .string()
+      .transform((value, context) => {
+        const keyring = parseKeyring(value);
+        if (!keyring) context.addIssue({ code: "custom", message: "must be comma-separated id:key entries, each key 32 bytes in base64" });
+        return keyring ?? z.NEVER;
+      })
+      .optional(),
+    TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
-    PROVIDER_TIMEOUT_MS: milliseconds.default(5_000),
-    LOGIN_TIMEOUT_MS: milliseconds.default(12_000),
+    PROVIDER_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(5_000),
+    LOGIN_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(12_000),
   })
   .superRefine((env, context) => {
-    if (env.NODE_ENV === "production" && env.TRUECALLER_CLIENT_ID === undefined) {
-      context.addIssue({ code: "custom", path: ["TRUECALLER_CLIENT_ID"], message: "is required in production" });
+    if (env.LOGIN_TIMEOUT_MS < env.PROVIDER_TIMEOUT_MS) {
+      context.addIssue({ code: "custom", path: ["LOGIN_TIMEOUT_MS"], message: "must be at least PROVIDER_TIMEOUT_MS" });
     }
   });
 
-type Environment = z.infer<typeof environmentSchema>;
-
 /** The gateway's settings, parsed once at start-up from the environment. */
 export interface Config {
-  readonly environment: Environment["NODE_ENV"];
   readonly production: boolean;
   readonly port: number;
   readonly host: string;
-  readonly logLevel: Environment["LOG_LEVEL"];
-  /** PostgreSQL server, or the embedded PGlite database under `dataDir` when unset. */
-  readonly database: { kind: "postgres"; url: string; poolSize: number } | { kind: "embedded"; directory: string };
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** PostgreSQL server, or the embedded PGlite database under DATA_DIR when unset. */
+  readonly database: DatabaseSettings;
   /** Redis server, or an in-process TTL cache when unset. */
   readonly cache: { kind: "redis"; url: string; keyPrefix: string } | { kind: "memory" };
-  readonly dataDir: string;
+  /** Keys sealing provider tokens at rest; outside production a generated key kept under DATA_DIR. */
+  readonly tokenEncryption: { kind: "keyring"; keys: [EncryptionKey, ...EncryptionKey[]] } | { kind: "generated"; file: string };
   /** Absent when no client id is set: the provider then answers PROVIDER_MISCONFIGURED. */
   readonly truecaller: { clientId: string; baseUrl: string } | undefined;
+  /** Timeout of each provider HTTP attempt. */
   readonly providerTimeoutMs: number;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
@@ -77,17 +81,26 @@ export class ConfigError extends Error {
 /**
  * Parses the environment into a {@link Config}, or throws a {@link ConfigError}
  * listing every bad setting by name. Values are never echoed: a misplaced secret
- * must not end up in a crash log.
+ * must not end up in a crash log. Empty and blank values count as unset.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")} ${describeIssue(issue)}`);
+  const present = Object.fromEntries(
+    Object.entries(env)
+      .map(([name, value]) => [name, value?.trim()] as const)
+      .filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = environmentSchema.safeParse(present);
+  // Checked beside the schema so a production start names every missing setting at once.
+  const missing = present.NODE_ENV === "production" ? REQUIRED_IN_PRODUCTION.filter((name) => present[name] === undefined) : [];
+  if (!parsed.success || missing.length > 0) {
+    const problems = [
+      ...missing.map((name) => `${name} is required in production`),
+      ...(parsed.error?.issues ?? []).map((issue) => `${issue.path.join(".")} ${describeIssue(issue)}`),
+    ];
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
   return {
-    environment: e.NODE_ENV,
     production: e.NODE_ENV === "production",
     port: e.PORT,
     host: e.HOST,
@@ -97,7 +110,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { kind: "embedded", directory: `${e.DATA_DIR}/pglite` }
         : { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     cache: e.REDIS_URL === undefined ? { kind: "memory" } : { kind: "redis", url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
-    dataDir: e.DATA_DIR,
+    tokenEncryption:
+      e.TOKEN_ENCRYPTION_KEYS === undefined
+        ? { kind: "generated", file: `${e.DATA_DIR}/token-encryption.key` }
+        : { kind: "keyring", keys: e.TOKEN_ENCRYPTION_KEYS },
     truecaller:
       e.TRUECALLER_CLIENT_ID === undefined ? undefined : { clientId: e.TRUECALLER_CLIENT_ID, baseUrl: e.TRUECALLER_BASE_URL },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,

@@ -4,18 +4,22 @@
  * the gateway's configuration may still be set to override these defaults.
  */
 import "reflect-metadata";
-import { loadConfig } from "./config.js";
+import { emulatorSettings } from "./emulator/settings.js";
 import { DEFAULT_CLIENT_ID, createTruecallerEmulator } from "./emulator/truecaller-emulator.js";
 import { startGateway } from "./gateway.js";
 import { createLogger } from "./logger.js";
+import { loadConfigOrExit, stopOnSignals } from "./process-lifecycle.js";
 
-const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 4010);
-
+// The emulator logs through the gateway's logger, which exists once the config (and its LOG_LEVEL) is read.
 const emulator = createTruecallerEmulator({ log: (line) => logger.info({ emulator: line }, "emulator request") });
-const { url: emulatorUrl } = await emulator.listen(EMULATOR_PORT, "127.0.0.1");
-const config = loadConfig({ TRUECALLER_CLIENT_ID: DEFAULT_CLIENT_ID, TRUECALLER_BASE_URL: emulatorUrl, ...process.env });
+const { port, host } = emulatorSettings(process.env);
+const { url: emulatorUrl } = await emulator.listen(port, host);
+const config = loadConfigOrExit({ TRUECALLER_CLIENT_ID: DEFAULT_CLIENT_ID, TRUECALLER_BASE_URL: emulatorUrl, ...process.env });
 const logger = createLogger({ level: config.logLevel });
 const gateway = await startGateway(config, { logger });
+stopOnSignals(async () => {
+  await Promise.all([gateway.close(), emulator.close()]);
+});
 
 logger.info(
   {
@@ -25,9 +29,3 @@ logger.info(
   },
   "dev mode: mint a code, then run verifyTruecaller(code, verifier) with its code and codeVerifier in Sandbox",
 );
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void Promise.all([gateway.close(), emulator.close()]).then(() => process.exit(0));
-  });
-}

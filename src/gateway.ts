@@ -8,15 +8,16 @@ import express from "express";
 import type { ContainerType } from "type-graphql";
 import { LoginService } from "./auth/login.service.js";
 import type { Config } from "./config.js";
-import { createErrorFormatter } from "./graphql/format-error.js";
+import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-error.js";
 import { LoginResolver } from "./graphql/login.resolver.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
-import type { Logger } from "./logger.js";
+import { errorSummary, type Logger } from "./logger.js";
 import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
+import { loadOrCreateKeyFile, TokenCipher, type EncryptionKey } from "./store/token-cipher.js";
 import { createMemoryCache, createRedisCache, type TtlCache } from "./store/ttl-cache.js";
 import { UserRepository } from "./store/user.repository.js";
 
@@ -28,8 +29,6 @@ const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 (the port is the real one when 0 was asked for). */
   readonly url: string;
-  readonly database: Database;
-  readonly cache: TtlCache;
   /** Stops accepting, lets in-flight requests finish, then closes every pool. */
   close(): Promise<void>;
 }
@@ -71,7 +70,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     const logins = new LoginService({
       providers,
       users: new UserRepository(database.prisma),
-      providerTokens: new ProviderTokenCache(cache),
+      providerTokens: new ProviderTokenCache(cache, new TokenCipher(await encryptionKeys(config))),
       logger,
       loginTimeoutMs: config.loginTimeoutMs,
     });
@@ -85,8 +84,6 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     const openCache = cache;
     return {
       url,
-      database,
-      cache: openCache,
       async close() {
         await httpServer.stop();
         await Promise.allSettled([database.close(), openCache.close()]);
@@ -96,6 +93,12 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     await Promise.allSettled([database.close(), cache?.close()]);
     throw error;
   }
+}
+
+/** The configured keyring, or outside production one generated once and kept under DATA_DIR. */
+function encryptionKeys(config: Config): Promise<[EncryptionKey, ...EncryptionKey[]]> {
+  const { tokenEncryption } = config;
+  return tokenEncryption.kind === "keyring" ? Promise.resolve(tokenEncryption.keys) : loadOrCreateKeyFile(tokenEncryption.file);
 }
 
 /** type-graphql asks the container for resolver instances; ours are built up front. */
@@ -138,12 +141,40 @@ async function serve(
     response.status(healthy ? 200 : 503).json({ status: healthy ? "ok" : "unavailable", database: databaseCheck, cache: cacheCheck });
   });
   app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo));
+  app.use(requestErrorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
   });
   return { server, stop: () => apollo.stop() };
+}
+
+/** Client-facing text per body-parser error type; its own messages can quote the body. */
+const BODY_ERROR_MESSAGES: Record<string, string> = {
+  "entity.parse.failed": "The request body is not valid JSON.",
+  "entity.too.large": `The request body is larger than ${REQUEST_BODY_LIMIT}.`,
+  "encoding.unsupported": "The request body's content encoding is not supported.",
+  "charset.unsupported": "The request body's charset is not supported.",
+};
+
+/**
+ * Answers errors raised before GraphQL runs (mostly body parsing) as GraphQL
+ * errors. Express's default handler would print the error, and body-parser's
+ * errors carry the raw body — the caller's code and verifier — to stderr.
+ */
+function requestErrorHandler(logger: Logger): express.ErrorRequestHandler {
+  return (error: { status?: unknown; type?: unknown }, _request, response, _next) => {
+    const status = typeof error.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const type = typeof error.type === "string" ? error.type : undefined;
+    if (status === 500) {
+      logger.error({ error: errorSummary(error) }, "unexpected error in HTTP request");
+    } else {
+      logger.info({ status, type }, "request refused before GraphQL");
+    }
+    const message = status === 500 ? MASKED_ERROR_MESSAGE : (type && BODY_ERROR_MESSAGES[type]) ?? "Bad request.";
+    response.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] });
+  };
 }
 
 async function probe(check: () => Promise<void>): Promise<"up" | "down"> {

@@ -2,37 +2,41 @@ import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-/**
- * Paths pino censors wherever they appear. Our code never logs these values;
- * redaction is the second line of defence for a log call added later.
- */
-export const REDACTED_PATHS = [
-  "code",
+const SECRET_FIELDS = [
   "verifier",
   "codeVerifier",
   "code_verifier",
+  "authorizationCode",
   "accessToken",
   "access_token",
   "refreshToken",
   "refresh_token",
+  "idToken",
+  "id_token",
   "token",
   "authorization",
   "password",
-  "*.code",
-  "*.verifier",
-  "*.codeVerifier",
-  "*.code_verifier",
-  "*.accessToken",
-  "*.access_token",
-  "*.refreshToken",
-  "*.refresh_token",
-  "*.token",
-  "*.authorization",
-  "*.password",
-  "req.headers.authorization",
-  "req.headers.cookie",
+  "secret",
+];
+
+/**
+ * Paths pino censors wherever they appear. Our code never logs these values;
+ * redaction is the second line of defence for a log call added later. `code`
+ * is censored at the top level and under request-shaped objects only: `*.code`
+ * would also hide error codes (ECONNREFUSED, SQLSTATEs) that operators need.
+ */
+export const REDACTED_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  "code",
+  "grant.code",
+  "input.code",
+  "args.code",
+  "body.code",
   "variables",
   "*.variables",
+  "req.headers.authorization",
+  "req.headers.cookie",
 ];
 
 /** Structured JSON logger with secret paths censored; `destination` lets tests capture lines. */

@@ -1,4 +1,6 @@
 import type { StoredUser } from "../store/user.repository.js";
+
+export type { StoredUser };
 import type { InputField } from "./login-input.js";
 
 /**
@@ -16,5 +18,3 @@ export type LoginOutcome =
   | { kind: "ProviderUnavailable"; retryAfterSeconds: number | undefined }
   | { kind: "ProfileUnavailable" }
   | { kind: "PhoneNotVerified" };
-
-export type LoginOutcomeKind = LoginOutcome["kind"];

@@ -77,7 +77,7 @@ export class LoginService {
 
     // The user is stored; a cache outage must not lose the login.
     await this.deps.providerTokens.put(providerId, user.id, token.value).catch((error: unknown) => {
-      this.deps.logger.warn({ provider: providerId, userId: user.id, err: errorSummary(error) }, "provider token not cached");
+      this.deps.logger.warn({ provider: providerId, userId: user.id, error: errorSummary(error) }, "provider token not cached");
     });
     return { kind: "LoginSucceeded", user, isNewUser: created };
   }
@@ -96,8 +96,13 @@ export class LoginService {
       case "RateLimited":
         logger.warn({ provider: providerId, retryAfterSeconds: failure.retryAfterSeconds }, "provider rate limit hit");
         break;
-      default:
+      case "InvalidCode":
+      case "InvalidVerifier":
+      case "AccessDenied":
+        // The user's or app's doing, not the operator's: the "login refused" line says enough.
         break;
+      default:
+        throw new UnreachableCaseError(failure);
     }
     return outcomeOfProviderFailure(failure);
   }

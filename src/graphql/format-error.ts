@@ -15,8 +15,24 @@ const CLIENT_ERROR_CODES = new Set<string>([
 
 export const MASKED_ERROR_MESSAGE = "Unexpected error.";
 
-/** graphql-js quotes a rejected variable's value; the value may be a code or verifier. */
-const VARIABLE_VALUE = /^(Variable "\$[^"]+" got invalid value)[\s\S]*$/;
+/**
+ * graphql-js quotes rejected values and tokens in its messages; the value may be
+ * a code or verifier. Each rule keeps the message up to the quote.
+ */
+const VALUE_QUOTES: ReadonlyArray<[RegExp, string]> = [
+  [/^(Variable "\$[^"]+" got invalid value)[\s\S]*$/, "$1."],
+  [/^(Expected value of type "[^"]+"), found[\s\S]*$/, "$1."],
+  [/^(\w+ cannot represent [\w -]+? value)[:;][\s\S]*$/, "$1."],
+  [/^Value "[\s\S]*" does not exist in ("[^"]+" enum)[\s\S]*$/, "Value does not exist in $1."],
+  [/^(Syntax Error: [^"]*?)[\s:]*"[\s\S]*$/, "$1."],
+];
+
+function withoutValues(message: string): string {
+  for (const [pattern, replacement] of VALUE_QUOTES) {
+    if (pattern.test(message)) return message.replace(pattern, replacement);
+  }
+  return message;
+}
 
 /**
  * Apollo's `formatError`: request errors pass through (with submitted values
@@ -27,9 +43,9 @@ export function createErrorFormatter(options: { production: boolean; logger: Log
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
-      return { ...formatted, message: formatted.message.replace(VARIABLE_VALUE, "$1.") };
+      return { ...formatted, message: withoutValues(formatted.message) };
     }
-    options.logger.error({ err: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
+    options.logger.error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
     if (!options.production) return formatted;
     return {
       message: MASKED_ERROR_MESSAGE,

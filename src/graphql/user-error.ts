@@ -81,25 +81,29 @@ export class ProviderMisconfiguredError extends UserError {
   }
 }
 
+/** A failure that passes on how long to wait before retrying, when the provider said. */
 @ObjectType({ implements: UserError })
-export class RateLimitedError extends UserError {
+abstract class RetryableUserError extends UserError {
   @Field(() => Int, { nullable: true, description: "Seconds to wait before retrying, when known." })
   retryAfterSeconds: number | null;
 
-  constructor(retryAfterSeconds: number | undefined) {
-    super(ErrorCode.RATE_LIMITED, "Too many login attempts; retry later.");
+  protected constructor(code: ErrorCode, message: string, retryAfterSeconds: number | undefined) {
+    super(code, message);
     this.retryAfterSeconds = retryAfterSeconds ?? null;
   }
 }
 
 @ObjectType({ implements: UserError })
-export class ProviderUnavailableError extends UserError {
-  @Field(() => Int, { nullable: true, description: "Seconds to wait before retrying, when known." })
-  retryAfterSeconds: number | null;
-
+export class RateLimitedError extends RetryableUserError {
   constructor(retryAfterSeconds: number | undefined) {
-    super(ErrorCode.PROVIDER_UNAVAILABLE, "The login provider is unavailable; retry later.");
-    this.retryAfterSeconds = retryAfterSeconds ?? null;
+    super(ErrorCode.RATE_LIMITED, "Too many login attempts; retry later.", retryAfterSeconds);
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class ProviderUnavailableError extends RetryableUserError {
+  constructor(retryAfterSeconds: number | undefined) {
+    super(ErrorCode.PROVIDER_UNAVAILABLE, "The login provider is unavailable; retry later.", retryAfterSeconds);
   }
 }
 

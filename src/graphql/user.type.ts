@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from "type-graphql";
-import type { StoredUser } from "../store/user.repository.js";
+import type { StoredUser } from "../auth/login-outcome.js";
 
 @ObjectType({ description: "Postal address parts the provider shared (Truecaller's `address` scope)." })
 export class Address {

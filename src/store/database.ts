@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { applyMigrations } from "./migrations.js";
@@ -29,7 +30,13 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   if (settings.kind === "postgres") {
     const { applied } = await applyMigrations({ kind: "postgres", url: settings.url });
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: settings.url, max: settings.poolSize, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }) });
-    return { database: wrap("postgres", prisma, async () => {}), appliedMigrations: applied };
+    // Health probes get a connection of their own: a pool busy with logins is not a database that is down.
+    const probes = new pg.Pool({ connectionString: settings.url, max: 1, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS });
+    probes.on("error", () => {}); // an idle probe connection dropping is reported by the next probe
+    return {
+      database: databaseHandle("postgres", prisma, () => probes.query("SELECT 1"), () => probes.end()),
+      appliedMigrations: applied,
+    };
   }
   // PGlite needs the parent of its data directory to exist.
   await mkdir(dirname(settings.directory), { recursive: true });
@@ -37,19 +44,27 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   try {
     const { applied } = await applyMigrations({ kind: "pglite", db: pglite });
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-    return { database: wrap("embedded", prisma, () => pglite.close()), appliedMigrations: applied };
+    return {
+      database: databaseHandle("embedded", prisma, () => pglite.query("SELECT 1"), () => pglite.close()),
+      appliedMigrations: applied,
+    };
   } catch (error) {
     await pglite.close();
     throw error;
   }
 }
 
-function wrap(kind: Database["kind"], prisma: PrismaClient, closeDriver: () => Promise<void>): Database {
+function databaseHandle(
+  kind: Database["kind"],
+  prisma: PrismaClient,
+  probe: () => Promise<unknown>,
+  closeDriver: () => Promise<void>,
+): Database {
   return {
     kind,
     prisma,
     async ping() {
-      await prisma.$queryRaw`SELECT 1`;
+      await probe();
     },
     async close() {
       await prisma.$disconnect();

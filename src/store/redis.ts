@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import type { Logger } from "../logger.js";
+import { errorSummary, type Logger } from "../logger.js";
 
 /** Bounds on every Redis failure: with ioredis defaults a dead server stalls a command for ~73 s. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -25,13 +25,20 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
   redis.on("error", (error: NodeJS.ErrnoException) => {
     if (!reachable) return;
     reachable = false;
-    logger.warn({ err: { code: error.code, message: error.message } }, "redis unreachable");
+    logger.warn({ error: errorSummary(error) }, "redis unreachable");
   });
   redis.on("ready", () => {
     if (reachable) return;
     reachable = true;
     logger.info("redis reachable again");
   });
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (error) {
+    // A failed first connect still retries in the background; stop it.
+    redis.disconnect();
+    const { hostname, port } = new URL(url);
+    throw new Error(`Redis is not reachable at ${hostname}:${port || 6379} (REDIS_URL): ${errorSummary(error).message}`, { cause: error });
+  }
   return redis;
 }

@@ -11,8 +11,6 @@ export interface TtlCache {
   /** Stores `value` under `key` for `ttlMs` milliseconds (at least 1). */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   get(key: string): Promise<string | undefined>;
-  /** Milliseconds left for `key`, or `undefined` when it is absent. */
-  ttl(key: string): Promise<number | undefined>;
   /** Resolves when the cache answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -27,10 +25,6 @@ export function createRedisCache(redis: Redis): TtlCache {
     },
     async get(key) {
       return (await redis.get(key)) ?? undefined;
-    },
-    async ttl(key) {
-      const remaining = await redis.pttl(key);
-      return remaining >= 0 ? remaining : undefined;
     },
     async ping() {
       await redis.ping();
@@ -59,10 +53,6 @@ export function createMemoryCache(options: { now?: () => number } = {}): TtlCach
     },
     async get(key) {
       return cache.get(key);
-    },
-    async ttl(key) {
-      if (!cache.has(key)) return undefined;
-      return Math.max(0, Math.floor(cache.getRemainingTTL(key)));
     },
     async ping() {},
     async close() {

@@ -1,5 +1,18 @@
 import { v7 as uuidv7 } from "uuid";
-import type { PrismaClient } from "../generated/prisma/client.js";
+import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
+
+/** Columns filled from the provider's profile (the rest are identity and bookkeeping). */
+const PROFILE_COLUMNS = [
+  "country_code",
+  "given_name",
+  "family_name",
+  "email",
+  "picture",
+  "gender",
+  "address_locality",
+  "address_postal_code",
+] as const;
+type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
 /** A stored user, as the rest of the gateway sees it. */
 export interface StoredUser {
@@ -46,27 +59,35 @@ export class UserRepository {
    * Concurrent first logins of one number converge on one row through
    * `ON CONFLICT (phone_number)`; `xmax = 0` holds only for the row this
    * statement inserted, so exactly one of them reports `created`. Profile fields
-   * the provider did not send (scopes not granted) keep their stored values.
-   * An identity that moved to another number follows it, with a new `linked_at`.
+   * the provider did not send (scopes not granted) keep their stored values —
+   * unless the number already belongs to another account at the same provider
+   * (a recycled number): then the stored profile is the previous owner's and is
+   * replaced whole. An identity that moved to another number follows it, with a
+   * new `linked_at`.
    */
   async upsertVerifiedUser(login: VerifiedLogin): Promise<{ user: StoredUser; created: boolean }> {
+    const profile: Record<ProfileColumn, string | undefined> = {
+      country_code: login.countryCode,
+      given_name: login.givenName,
+      family_name: login.familyName,
+      email: login.email,
+      picture: login.picture,
+      gender: login.gender,
+      address_locality: login.addressLocality,
+      address_postal_code: login.addressPostalCode,
+    };
     const rows = await this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
-      WITH upserted AS (
-        INSERT INTO users AS u (id, phone_number, phone_number_verified, country_code, given_name, family_name,
-                                email, picture, gender, address_locality, address_postal_code, created_at, updated_at)
-        VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${login.countryCode ?? null}, ${login.givenName ?? null},
-                ${login.familyName ?? null}, ${login.email ?? null}, ${login.picture ?? null}, ${login.gender ?? null},
-                ${login.addressLocality ?? null}, ${login.addressPostalCode ?? null}, now(), now())
+      WITH previous_owner AS (
+        SELECT EXISTS (
+          SELECT 1 FROM identities i JOIN users x ON x.id = i.user_id
+          WHERE x.phone_number = ${login.phoneNumber} AND i.provider = ${login.provider} AND i.subject <> ${login.subject}
+        ) AS other_account
+      ), upserted AS (
+        INSERT INTO users AS u (id, phone_number, phone_number_verified, ${Prisma.raw(PROFILE_COLUMNS.join(", "))}, created_at, updated_at)
+        VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
         ON CONFLICT (phone_number) DO UPDATE SET
           phone_number_verified = true,
-          country_code = COALESCE(EXCLUDED.country_code, u.country_code),
-          given_name = COALESCE(EXCLUDED.given_name, u.given_name),
-          family_name = COALESCE(EXCLUDED.family_name, u.family_name),
-          email = COALESCE(EXCLUDED.email, u.email),
-          picture = COALESCE(EXCLUDED.picture, u.picture),
-          gender = COALESCE(EXCLUDED.gender, u.gender),
-          address_locality = COALESCE(EXCLUDED.address_locality, u.address_locality),
-          address_postal_code = COALESCE(EXCLUDED.address_postal_code, u.address_postal_code),
+          ${Prisma.join(PROFILE_COLUMNS.map((column) => Prisma.raw(`${column} = CASE WHEN (SELECT other_account FROM previous_owner) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`)))},
           updated_at = now()
         RETURNING u.*, (u.xmax = 0) AS created
       ), linked AS (

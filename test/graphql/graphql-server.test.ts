@@ -34,6 +34,12 @@ describe("GraphQL over HTTP (development)", () => {
     expect(JSON.stringify(body)).not.toContain("secret-code-value");
   });
 
+  it("does not echo an argument written inline with the wrong type", async () => {
+    const body = await t.graphql(`mutation { verifyTruecaller(code: secretInlineCode, verifier: "${VERIFIER}") { __typename } }`);
+    expect(body.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    expect(JSON.stringify(body)).not.toContain("secretInlineCode");
+  });
+
   it("refuses a request body over the limit with 413", async () => {
     const response = await fetch(`${t.gateway.url}/graphql`, {
       method: "POST",
@@ -41,7 +47,19 @@ describe("GraphQL over HTTP (development)", () => {
       body: JSON.stringify({ query: VERIFY_MUTATION, variables: { code: "c".repeat(100_000), verifier: VERIFIER } }),
     });
     expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ errors: [{ message: "The request body is larger than 64kb.", extensions: { code: "BAD_REQUEST" } }] });
     expect(t.emulator.requests).toEqual([]);
+  });
+
+  it("answers malformed JSON with a GraphQL-shaped 400 that does not quote the body", async () => {
+    const response = await fetch(`${t.gateway.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query":"mutation { verifyTruecaller(code: \\"secret-code-in-bad-json\\"',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
+    expect(t.logs.some((line) => line.includes("secret-code-in-bad-json"))).toBe(false);
   });
 
   it("lists the configured providers", async () => {

@@ -1,8 +1,11 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { loadConfig } from "../../src/config.js";
 import { createTruecallerEmulator, type TruecallerEmulator, type TruecallerEmulatorOptions } from "../../src/emulator/truecaller-emulator.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
+import { ProviderTokenCache } from "../../src/store/provider-token-cache.js";
+import { parseKeyring, TokenCipher } from "../../src/store/token-cipher.js";
+import { createRedisCache } from "../../src/store/ttl-cache.js";
 import { captureLogs } from "./log-capture.js";
 import { createTestDatabase } from "./database.js";
 
@@ -16,6 +19,8 @@ export interface TestGateway {
   readonly logs: string[];
   /** A separate connection to the Redis key space of this gateway (keys without the prefix). */
   readonly redis: Redis;
+  /** Reads the provider tokens the gateway cached, with the gateway's keyring. */
+  readonly providerTokens: ProviderTokenCache;
   readonly databaseUrl: string;
   /** Cuts the gateway off its database: open connections end, new ones are refused. */
   refuseDatabaseConnections(): Promise<void>;
@@ -60,7 +65,9 @@ export async function startTestGateway(
   const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const logs = captureLogs();
-  const config = loadConfig({
+  const keyring = `test:${randomBytes(32).toString("base64")}`;
+  const environment = {
+    TOKEN_ENCRYPTION_KEYS: keyring,
     NODE_ENV: "test",
     HOST: "127.0.0.1",
     PORT: "0",
@@ -71,9 +78,16 @@ export async function startTestGateway(
     TRUECALLER_CLIENT_ID: "emulator-client",
     TRUECALLER_BASE_URL: emulatorUrl,
     ...options.env,
-  });
-  const start = () => startGateway(config, { logger: logs.logger, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  let gateway = await start();
+  };
+  const start = () => startGateway(loadConfig(environment), { logger: logs.logger, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  let gateway: Gateway;
+  try {
+    gateway = await start();
+  } catch (error) {
+    await Promise.allSettled([emulator.close(), database.drop()]);
+    redis.disconnect();
+    throw error;
+  }
 
   const graphql: TestGateway["graphql"] = async (query, variables) => {
     const response = await fetch(`${gateway.url}/graphql`, {
@@ -95,6 +109,7 @@ export async function startTestGateway(
     emulator,
     logs: logs.lines,
     redis,
+    providerTokens: new ProviderTokenCache(createRedisCache(redis), new TokenCipher(parseKeyring(keyring)!)),
     databaseUrl: database.url,
     refuseDatabaseConnections: () => database.refuseConnections(),
     graphql,

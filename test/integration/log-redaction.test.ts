@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { captureLogs } from "../helpers/log-capture.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 
 describe("log redaction", () => {
@@ -15,7 +16,7 @@ describe("log redaction", () => {
       }
       return response;
     };
-    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "300", LOG_LEVEL: "trace" }, fetch: recordingFetch });
+    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "1500", LOG_LEVEL: "trace" }, fetch: recordingFetch });
   });
   afterAll(async () => t?.close());
 
@@ -49,10 +50,11 @@ describe("log redaction", () => {
     expect(leaks).toEqual([]);
   });
 
-  it("redacts secret-named fields a future log call might pass", async () => {
-    const { captureLogs } = await import("../helpers/log-capture.js");
+  it("redacts secret-named fields a future log call might pass, but keeps error codes", () => {
     const logs = captureLogs();
-    logs.logger.info({ code: "c0de", verifier: "v3rifier", grant: { accessToken: "t0ken", refresh_token: "r3fresh" } }, "oops");
+    logs.logger.info({ code: "c0de", verifier: "v3rifier", grant: { code: "c0de2", accessToken: "t0ken", refresh_token: "r3fresh" } }, "oops");
+    logs.logger.warn({ error: { name: "Error", message: "connect failed", code: "ECONNREFUSED" } }, "redis unreachable");
     expect(logs.lines.join("")).not.toMatch(/c0de|v3rifier|t0ken|r3fresh/);
+    expect(logs.entries()[1]).toMatchObject({ error: { code: "ECONNREFUSED" } });
   });
 });

@@ -1,17 +1,17 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-/** `npm start`'s program, run from source so the test needs no build. */
+/** What `npm start` runs: the build (`npm test` builds before running the suite). */
 function startMain(env: Record<string, string>) {
-  return spawn(process.execPath, ["--import", "@swc-node/register/esm-register", "src/main.ts"], {
+  return spawn(process.execPath, ["dist/main.js"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -27,37 +27,66 @@ describe("the gateway process", () => {
   });
 
   it("refuses to start in production without TRUECALLER_CLIENT_ID, naming it", async () => {
-    const child = startMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none" });
+    const child = startMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none", TOKEN_ENCRYPTION_KEYS: "k1:s3cret-key" });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, "exit")) as [number];
     expect(exitCode).toBe(1);
     expect(stderr).toContain("TRUECALLER_CLIENT_ID is required in production");
-    expect(stderr).not.toContain("s3cret-pw");
+    expect(stderr).toContain("TOKEN_ENCRYPTION_KEYS must be");
+    expect(stderr).not.toContain("s3cret");
   });
 
-  it("applies migrations, serves /health, and exits 0 on SIGTERM", async () => {
+  it("applies migrations, serves /health, keeps request bodies out of its output, and exits 0 on SIGTERM", async () => {
     database = await createTestDatabase({ migrate: false });
     dataDir = await mkdtemp(join(tmpdir(), "phonegate-process-"));
-    const child = startMain({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: database.url, DATA_DIR: dataDir, TRUECALLER_CLIENT_ID: "x" });
-    const lines = createInterface({ input: child.stdout });
-    let url: string | undefined;
-    let appliedMigrations: string[] = [];
-    for await (const line of lines) {
-      const entry = JSON.parse(line) as { msg: string; url?: string; appliedMigrations?: string[] };
-      if (entry.msg === "database ready") appliedMigrations = entry.appliedMigrations ?? [];
-      if (entry.msg === "gateway listening") {
-        url = entry.url;
-        break;
-      }
-    }
+    const child = startMain({
+      NODE_ENV: "production",
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: database.url,
+      DATA_DIR: dataDir,
+      TRUECALLER_CLIENT_ID: "x",
+      TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+    });
+    let output = "";
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    // Watch the JSON log lines for start-up; keep everything for the secret check at the end.
+    const started = new Promise<{ url: string; appliedMigrations: string[] }>((resolve, reject) => {
+      let appliedMigrations: string[] = [];
+      let pending = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        pending += chunk.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          const entry = JSON.parse(line) as { msg: string; url?: string; appliedMigrations?: string[] };
+          if (entry.msg === "database ready") appliedMigrations = entry.appliedMigrations ?? [];
+          if (entry.msg === "gateway listening" && entry.url) resolve({ url: entry.url, appliedMigrations });
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`gateway exited with ${code} before listening: ${output}`)));
+    });
+    const { url, appliedMigrations } = await started;
     expect(appliedMigrations.length).toBeGreaterThan(0);
     expect(url).toMatch(/\/graphql$/);
     const health = await fetch(new URL("/health", url));
     expect(health.status).toBe(200);
 
+    // Express's default error handler would print body-parser's error, which holds the raw body.
+    const secret = "secret-code-in-broken-json";
+    const broken = await fetch(new URL("/graphql", url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"query":"mutation { verifyTruecaller(code: \\"${secret}\\"`,
+    });
+    expect(broken.status).toBe(400);
+
     child.kill("SIGTERM");
     const [exitCode] = (await once(child, "exit")) as [number];
     expect(exitCode).toBe(0);
+    expect(output).not.toContain(secret);
+    expect(output).toContain("request refused before GraphQL");
   });
 });

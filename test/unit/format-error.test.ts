@@ -10,7 +10,7 @@ describe("GraphQL error formatting", () => {
     const original = new Error("connection to 10.0.0.5 refused");
     const formatted = format({ message: original.message, path: ["verifyTruecaller"], extensions: { code: "INTERNAL_SERVER_ERROR", stacktrace: ["..."] } }, original);
     expect(formatted).toEqual({ message: MASKED_ERROR_MESSAGE, path: ["verifyTruecaller"], extensions: { code: "INTERNAL_SERVER_ERROR" } });
-    expect(logs.entries()).toMatchObject([{ level: 50, err: { message: "connection to 10.0.0.5 refused" }, msg: "unexpected error in GraphQL operation" }]);
+    expect(logs.entries()).toMatchObject([{ level: 50, error: { message: "connection to 10.0.0.5 refused" }, msg: "unexpected error in GraphQL operation" }]);
   });
 
   it("shows unexpected errors outside production", () => {
@@ -25,6 +25,19 @@ describe("GraphQL error formatting", () => {
     const formatted = { message: 'Cannot query field "nope" on type "Query".', extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
     expect(format(formatted, new GraphQLError(formatted.message))).toEqual(formatted);
     expect(logs.lines).toEqual([]);
+  });
+
+  it.each([
+    ["String cannot represent a non string value: SECRET", "String cannot represent a non string value."],
+    ['Int cannot represent non-integer value: "SECRET"', "Int cannot represent non-integer value."],
+    ['Expected value of type "String!", found SECRET; String cannot represent a non string value: SECRET', 'Expected value of type "String!".'],
+    ['Value "SECRET" does not exist in "LoginProvider" enum. Did you mean the enum value "TRUECALLER"?', 'Value does not exist in "LoginProvider" enum.'],
+    ['Syntax Error: Invalid character escape sequence: "\\qSECRET".', "Syntax Error: Invalid character escape sequence."],
+    ['Syntax Error: Expected Name, found String "SECRET".', "Syntax Error: Expected Name, found String."],
+    ['Syntax Error: Unterminated string.', "Syntax Error: Unterminated string."],
+  ])("cuts submitted values out of %j", (message, expected) => {
+    const format = createErrorFormatter({ production: true, logger: captureLogs().logger });
+    expect(format({ message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }, new GraphQLError(message)).message).toBe(expected);
   });
 
   it("cuts a rejected variable's value out of the message", () => {

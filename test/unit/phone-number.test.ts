@@ -8,6 +8,8 @@ describe("normalizePhoneNumber", () => {
     ["E.164 with a contradicting hint keeps the number's own region", "+919876543210", "US", "+919876543210", "IN"],
     ["national digits with a region hint", "9876543210", "IN", "+919876543210", "IN"],
     ["lower-case region hint", "919876543210", "in", "+919876543210", "IN"],
+    ["national digits that also read as another country's number", "2025550123", "US", "+12025550123", "US"],
+    ["digits starting with the hint's calling code read as international, as Truecaller sends them", "9198765432", "IN", "+9198765432", "IN"],
     ["NANP number resolves to Canada by area code", "16135550123", "CA", "+16135550123", "CA"],
     ["NANP number resolves to the US", "14155552671", undefined, "+14155552671", "US"],
     ["formatting characters are ignored", "+44 (20) 7946-0000", undefined, "+442079460000", "GB"],

@@ -1,0 +1,109 @@
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { afterAll, describe, expect, it } from "vitest";
+import { PrismaClient } from "../../src/generated/prisma/client.js";
+import { openDatabase } from "../../src/store/database.js";
+import { applyMigrations } from "../../src/store/migrations.js";
+import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
+import { createTestDatabase } from "../helpers/database.js";
+
+interface Subject {
+  users: UserRepository;
+  prisma: PrismaClient;
+  close(): Promise<void>;
+}
+
+function login(overrides: Partial<VerifiedLogin> = {}): VerifiedLogin {
+  return {
+    phoneNumber: "+919876543210",
+    countryCode: "IN",
+    provider: "truecaller",
+    subject: "sub-1",
+    givenName: "Asha",
+    familyName: "Rao",
+    email: "asha@example.com",
+    picture: undefined,
+    gender: "female",
+    addressLocality: "Bangalore",
+    addressPostalCode: "560001",
+    ...overrides,
+  };
+}
+
+/** The contract UserRepository keeps on every database it runs on. */
+function userRepositoryContract(name: string, open: () => Promise<Subject>) {
+  describe(`UserRepository contract: ${name}`, () => {
+    let subject: Subject;
+    afterAll(async () => subject?.close());
+
+    it("creates the user of a new number once, then finds it", async () => {
+      subject = await open();
+      const first = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000001", subject: "a" }));
+      expect(first.created).toBe(true);
+      expect(first.user).toMatchObject({ phoneNumber: "+919800000001", phoneNumberVerified: true, countryCode: "IN", givenName: "Asha", picture: null });
+      const again = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000001", subject: "a", givenName: "Asha M." }));
+      expect(again).toMatchObject({ created: false, user: { id: first.user.id, givenName: "Asha M." } });
+      expect(again.user.updatedAt.getTime()).toBeGreaterThanOrEqual(first.user.updatedAt.getTime());
+    });
+
+    it("converges concurrent first logins of one number, exactly one created", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000002", subject: "b" }))),
+      );
+      expect(new Set(results.map((result) => result.user.id)).size).toBe(1);
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(await subject.prisma.identity.count({ where: { provider: "truecaller", subject: "b" } })).toBe(1);
+    });
+
+    it("keeps stored fields the provider did not send this time", async () => {
+      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000003", subject: "c" }));
+      const again = await subject.users.upsertVerifiedUser(
+        login({ phoneNumber: "+919800000003", subject: "c", email: undefined, addressLocality: undefined, addressPostalCode: undefined }),
+      );
+      expect(again.user).toMatchObject({ email: "asha@example.com", addressLocality: "Bangalore" });
+    });
+
+    it("replaces the previous owner's profile when another account at the provider verifies a recycled number", async () => {
+      const previous = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "old-owner" }));
+      const next = await subject.users.upsertVerifiedUser(
+        login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", email: undefined, gender: undefined }),
+      );
+      expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", email: null, gender: null, familyName: "Rao" });
+    });
+
+    it("moves an identity to the number it now verifies", async () => {
+      const before = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000005", subject: "mover" }));
+      const after = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000006", subject: "mover" }));
+      expect(after.user.id).not.toBe(before.user.id);
+      const identity = await subject.prisma.identity.findUniqueOrThrow({ where: { provider_subject: { provider: "truecaller", subject: "mover" } } });
+      expect(identity.userId).toBe(after.user.id);
+    });
+  });
+}
+
+userRepositoryContract("PostgreSQL", async () => {
+  const testDatabase = await createTestDatabase();
+  const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
+  return {
+    users: new UserRepository(database.prisma),
+    prisma: database.prisma,
+    async close() {
+      await database.close();
+      await testDatabase.drop();
+    },
+  };
+});
+
+userRepositoryContract("PGlite (embedded)", async () => {
+  const pglite = await PGlite.create();
+  await applyMigrations({ kind: "pglite", db: pglite });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    users: new UserRepository(prisma),
+    prisma,
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+});
