@@ -23,6 +23,8 @@ import { UserRepository } from "./store/user.repository.js";
 
 /** GraphQL requests are small; anything larger is refused before parsing. */
 const REQUEST_BODY_LIMIT = "64kb";
+/** Time for the database write after the provider calls of a login, on shutdown. */
+const SHUTDOWN_MARGIN_MS = 3_000;
 /** A health probe answers within this even when a dependency hangs. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
@@ -129,8 +131,14 @@ async function serve(
     // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
     stopOnTerminationSignals: false,
     formatError: createErrorFormatter({ production: config.production, logger }),
-    // Outside production Apollo serves Sandbox at /graphql; in production no landing page at all.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    // Decided by our config, not Apollo's reading of NODE_ENV.
+    includeStacktraceInErrorResponses: !config.production,
+    plugins: [
+      // On stop, in-flight logins get their whole budget: a login cut off may have spent its one-time code.
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.loginTimeoutMs + SHUTDOWN_MARGIN_MS }),
+      // Outside production Apollo serves Sandbox at /graphql; in production no landing page at all.
+      ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
     logger,
   });
   await apollo.start();

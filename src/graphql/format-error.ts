@@ -43,7 +43,9 @@ export function createErrorFormatter(options: { production: boolean; logger: Log
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
-      return { ...formatted, message: withoutValues(formatted.message) };
+      // The stack trace's first line repeats the original message, values included.
+      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, message: withoutValues(formatted.message), extensions };
     }
     options.logger.error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
     if (!options.production) return formatted;

@@ -42,24 +42,28 @@ const BACKOFF_LIMIT_MS = 1_000;
 export const MAX_RETRY_AFTER_MS = 2_000;
 /** Provider answers are small JSON documents; anything larger is not one. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Longest wait passed on to clients; a later HTTP-date is a provider's mistake, not a plan. */
+export const MAX_REPORTED_RETRY_AFTER_SECONDS = 86_400;
 
-export interface ProviderHttp {
-  readonly ky: KyInstance;
-  /** Per-attempt timeout, which also bounds reading the body. */
-  readonly timeoutMs: number;
-}
+export type ProviderHttp = KyInstance;
 
-/** HTTP to one provider: per-attempt timeout, injectable fetch, keep-alive from undici's global agent. */
+/**
+ * HTTP to one provider, keep-alive from undici's global agent. Each attempt
+ * gets one timer covering headers and body alike: ky's own timeout stops at the
+ * headers, so it is off and the attempt's fetch carries the timer instead (its
+ * body stream aborts with it).
+ */
 export function createProviderHttp(options: { baseUrl: string; timeoutMs: number; fetch?: typeof fetch }): ProviderHttp {
-  return {
-    timeoutMs: options.timeoutMs,
-    ky: ky.create({
-      prefix: options.baseUrl,
-      timeout: options.timeoutMs,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      headers: { accept: "application/json" },
-    }),
-  };
+  const send = options.fetch ?? fetch;
+  return ky.create({
+    prefix: options.baseUrl,
+    timeout: false,
+    fetch: (input, init) => {
+      const signals = [AbortSignal.timeout(options.timeoutMs), init?.signal ?? (input instanceof Request ? input.signal : undefined)];
+      return send(input, { ...init, signal: AbortSignal.any(signals.filter((signal) => signal != null)) });
+    },
+    headers: { accept: "application/json" },
+  });
 }
 
 /**
@@ -77,7 +81,7 @@ export async function sendWithRetry(
 ): Promise<HttpOutcome> {
   let response: Response;
   try {
-    response = await http.ky(path, {
+    response = await http(path, {
       ...options,
       // Only retryable statuses become errors; every other answer goes to the parser as is.
       throwHttpErrors: (status) => rule.statuses.includes(status),
@@ -107,44 +111,41 @@ export async function sendWithRetry(
       const body = data === undefined ? "" : typeof data === "string" ? data : JSON.stringify(data);
       return { kind: "response", response: { status: error.response.status, headers: error.response.headers, body } };
     }
-    if (isTimeoutError(error) || options.signal.aborted) return { kind: "timeout" };
+    if (isAttemptTimeout(error) || options.signal.aborted) return { kind: "timeout" };
     if (isNetworkError(error)) return { kind: "failed", detail: networkErrorCode(error) ?? "network error" };
     throw error;
   }
-  return readResponse(response, http.timeoutMs, options.signal);
+  return readResponse(response, options.signal);
+}
+
+/** The attempt's timer fired (a DOMException named TimeoutError, from AbortSignal.timeout). */
+function isAttemptTimeout(error: unknown): boolean {
+  return isTimeoutError(error) || (error instanceof Error && error.name === "TimeoutError");
 }
 
 /**
- * Reads a body of at most {@link MAX_RESPONSE_BYTES} within `timeoutMs`: ky's
- * timeout ends when the headers arrive, and a provider that stalls mid-body
- * must not hold the login until its deadline.
+ * Reads a body of at most {@link MAX_RESPONSE_BYTES}. The attempt's timer still
+ * runs (the stream aborts with it), so a provider that stalls mid-body times
+ * out like one that never answers.
  */
-async function readResponse(response: Response, timeoutMs: number, deadline: AbortSignal): Promise<HttpOutcome> {
+async function readResponse(response: Response, deadline: AbortSignal): Promise<HttpOutcome> {
   const { status, headers } = response;
   if (!response.body) return { kind: "response", response: { status, headers, body: "" } };
   const reader = response.body.getReader();
-  const stop = AbortSignal.any([deadline, AbortSignal.timeout(timeoutMs)]);
-  // Cancelling makes a pending read() resolve as done.
-  const cancel = () => void reader.cancel().catch(() => {});
-  stop.addEventListener("abort", cancel, { once: true });
-  if (stop.aborted) cancel();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       size += chunk.value.byteLength;
       if (size > MAX_RESPONSE_BYTES) {
-        cancel();
+        void reader.cancel().catch(() => {});
         return { kind: "failed", detail: `response body larger than ${MAX_RESPONSE_BYTES} bytes` };
       }
       chunks.push(chunk.value);
     }
-  } catch {
-    return stop.aborted ? { kind: "timeout" } : { kind: "failed", detail: "connection lost while reading the response" };
-  } finally {
-    stop.removeEventListener("abort", cancel);
+  } catch (error) {
+    return isAttemptTimeout(error) || deadline.aborted ? { kind: "timeout" } : { kind: "failed", detail: "connection lost while reading the response" };
   }
-  if (stop.aborted) return { kind: "timeout" };
   return { kind: "response", response: { status, headers, body: Buffer.concat(chunks).toString("utf8") } };
 }
 
@@ -166,15 +167,20 @@ export function networkErrorCode(error: Error): string | undefined {
 
 /**
  * `Retry-After` in whole seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date),
- * rounded up; `undefined` when absent or unreadable.
+ * rounded up and capped at {@link MAX_REPORTED_RETRY_AFTER_SECONDS}; `undefined`
+ * when absent or unreadable.
  */
 export function retryAfterSeconds(headers: Headers, now: Date = new Date()): number | undefined {
   const value = headers.get("retry-after")?.trim();
   if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value);
-  // All three HTTP-date formats start with the day name; Date.parse alone accepts far more.
-  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now.getTime()) / 1000));
+  let seconds: number;
+  if (/^\d+$/.test(value)) {
+    seconds = Number(value);
+  } else {
+    // All three HTTP-date formats start with the day name; Date.parse alone accepts far more.
+    const date = /^[A-Za-z]{3}/.test(value) ? Date.parse(value) : Number.NaN;
+    if (Number.isNaN(date)) return undefined;
+    seconds = Math.max(0, Math.ceil((date - now.getTime()) / 1000));
+  }
+  return Math.min(seconds, MAX_REPORTED_RETRY_AFTER_SECONDS);
 }

@@ -12,8 +12,10 @@ const ISO_REGION = /^[A-Z]{2}$/;
 
 /**
  * Normalises a number as providers send it — international digits without the
- * plus (Truecaller: `919876543210`), E.164 (`+46123456789`), or national digits
- * with a region hint — to E.164, using libphonenumber's metadata.
+ * plus (Truecaller: `919876543210`) or E.164 (`+46123456789`) — to E.164, using
+ * libphonenumber's metadata. Digits are never read as a national number: with a
+ * region hint that disagrees with their prefix, that reading would be another,
+ * real number, and users are keyed by number.
  *
  * The check is "possible number" (right length for the country), not "valid
  * number" (known ranges): the provider has already verified the line, and
@@ -25,32 +27,15 @@ export function normalizePhoneNumber(raw: string, regionHint?: string): Normaliz
   if (!/^\+?\d{4,20}$/.test(compact)) return undefined;
   const hint = regionHint !== undefined && ISO_REGION.test(regionHint.toUpperCase()) ? (regionHint.toUpperCase() as CountryCode) : undefined;
 
-  const candidates = compact.startsWith("+") ? [compact] : readings(compact, hint);
-  for (const candidate of candidates) {
-    const parsed = parsePhoneNumberFromString(candidate, hint);
-    if (parsed?.isPossible()) {
-      return { e164: parsed.number, countryCode: regionOf(parsed, hint) };
-    }
-  }
-  return undefined;
-}
-
-/**
- * Digits without a plus, most likely reading first. Truecaller sends them with
- * the country prefix, so the international reading leads when the digits start
- * with the hint's calling code (or there is no hint); otherwise they are
- * national digits of the hinted region (`2025550123` + `US` is not Egypt's +20).
- */
-function readings(digits: string, hint: CountryCode | undefined): string[] {
-  if (!hint) return [`+${digits}`];
-  const international = `+${digits}`;
-  return digits.startsWith(getCountryCallingCode(hint)) ? [international, digits] : [digits, international];
+  const parsed = parsePhoneNumberFromString(compact.startsWith("+") ? compact : `+${compact}`);
+  return parsed?.isPossible() ? { e164: parsed.number, countryCode: regionOf(parsed, hint) } : undefined;
 }
 
 /**
  * The number's region. Numbers outside known ranges of a calling code shared by
  * several regions (+44: GB, GG, JE, IM) have none of their own; then the
- * provider's hint decides when it belongs to that calling code.
+ * provider's hint (`phone_number_country_code`) decides when it belongs to that
+ * calling code.
  */
 function regionOf(parsed: PhoneNumber, hint: CountryCode | undefined): string | undefined {
   if (parsed.country) return parsed.country;

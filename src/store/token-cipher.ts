@@ -10,6 +10,8 @@ export interface EncryptionKey {
 
 export const KEY_BYTES = 32;
 const IV_BYTES = 12;
+/** GCM's full tag; without pinning it, Node accepts a tag cut to 4 bytes. */
+const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
@@ -40,7 +42,9 @@ export class TokenCipher {
     const key = id === undefined ? undefined : this.byId.get(id);
     if (!key || iv === undefined || ciphertext === undefined || tag === undefined || rest.length > 0) return undefined;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url")).setAAD(Buffer.from(context));
+      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"), { authTagLength: TAG_BYTES }).setAAD(
+        Buffer.from(context),
+      );
       decipher.setAuthTag(Buffer.from(tag, "base64url"));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString("utf8");
     } catch {

@@ -58,12 +58,17 @@ export class UserRepository {
    *
    * Concurrent first logins of one number converge on one row through
    * `ON CONFLICT (phone_number)`; `xmax = 0` holds only for the row this
-   * statement inserted, so exactly one of them reports `created`. Profile fields
-   * the provider did not send (scopes not granted) keep their stored values —
-   * unless the number already belongs to another account at the same provider
-   * (a recycled number): then the stored profile is the previous owner's and is
-   * replaced whole. An identity that moved to another number follows it, with a
-   * new `linked_at`.
+   * statement inserted, so exactly one of them reports `created`.
+   *
+   * Profile fields the provider did not send (scopes not granted) keep their
+   * stored values while the row belongs to the person logging in: this identity
+   * is linked to it, or only other providers' identities are (the same person
+   * adding a provider). Otherwise the number changed hands — another account at
+   * this provider holds it, or its previous owner moved to a new number and left
+   * it without identities — and the stored profile is the previous owner's: it
+   * is replaced whole, and the previous account's identity at this provider is
+   * unlinked. An identity that moved to another number follows it, with a new
+   * `linked_at`.
    */
   async upsertVerifiedUser(login: VerifiedLogin): Promise<{ user: StoredUser; created: boolean }> {
     const profile: Record<ProfileColumn, string | undefined> = {
@@ -77,19 +82,23 @@ export class UserRepository {
       address_postal_code: login.addressPostalCode,
     };
     const rows = await this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
-      WITH previous_owner AS (
-        SELECT EXISTS (
-          SELECT 1 FROM identities i JOIN users x ON x.id = i.user_id
-          WHERE x.phone_number = ${login.phoneNumber} AND i.provider = ${login.provider} AND i.subject <> ${login.subject}
-        ) AS other_account
+      WITH holder AS (
+        SELECT i.provider, i.subject FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
+      ), ownership AS (
+        SELECT NOT EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject})
+               AND (EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}) OR NOT EXISTS (SELECT 1 FROM holder))
+               AS changed_hands
       ), upserted AS (
         INSERT INTO users AS u (id, phone_number, phone_number_verified, ${Prisma.raw(PROFILE_COLUMNS.join(", "))}, created_at, updated_at)
         VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
         ON CONFLICT (phone_number) DO UPDATE SET
           phone_number_verified = true,
-          ${Prisma.join(PROFILE_COLUMNS.map((column) => Prisma.raw(`${column} = CASE WHEN (SELECT other_account FROM previous_owner) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`)))},
+          ${Prisma.join(PROFILE_COLUMNS.map((column) => Prisma.raw(`${column} = CASE WHEN (SELECT changed_hands FROM ownership) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`)))},
           updated_at = now()
         RETURNING u.*, (u.xmax = 0) AS created
+      ), unlinked AS (
+        DELETE FROM identities d USING upserted
+        WHERE d.user_id = upserted.id AND d.provider = ${login.provider} AND d.subject <> ${login.subject}
       ), linked AS (
         INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at)
         SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now() FROM upserted

@@ -30,6 +30,11 @@ function login(overrides: Partial<VerifiedLogin> = {}): VerifiedLogin {
   };
 }
 
+async function identitiesOf(subject: Subject, userId: string): Promise<string[]> {
+  const rows = await subject.prisma.identity.findMany({ where: { userId }, orderBy: [{ provider: "asc" }, { subject: "asc" }] });
+  return rows.map((row) => `${row.provider}:${row.subject}`);
+}
+
 /** The contract UserRepository keeps on every database it runs on. */
 function userRepositoryContract(name: string, open: () => Promise<Subject>) {
   describe(`UserRepository contract: ${name}`, () => {
@@ -66,9 +71,33 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
     it("replaces the previous owner's profile when another account at the provider verifies a recycled number", async () => {
       const previous = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "old-owner" }));
       const next = await subject.users.upsertVerifiedUser(
-        login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", email: undefined, gender: undefined }),
+        login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", familyName: undefined, email: undefined, gender: undefined }),
       );
-      expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", email: null, gender: null, familyName: "Rao" });
+      expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", familyName: null, email: null, gender: null });
+      // The previous owner's account is unlinked from the number it no longer holds...
+      expect(await identitiesOf(subject, previous.user.id)).toEqual(["truecaller:new-owner"]);
+      // ...so the new owner's next login keeps what they shared before.
+      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "new-owner", email: "ravi@example.com" }));
+      const later = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "new-owner", email: undefined }));
+      expect(later.user.email).toBe("ravi@example.com");
+    });
+
+    it("replaces the profile of a number its previous owner left for another", async () => {
+      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000007", subject: "alice", email: "alice@example.com" }));
+      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000008", subject: "alice" }));
+      const bob = await subject.users.upsertVerifiedUser(
+        login({ phoneNumber: "+919800000007", subject: "bob", givenName: "Bob", email: undefined, addressLocality: undefined }),
+      );
+      expect(bob.user).toMatchObject({ givenName: "Bob", email: null, addressLocality: null });
+    });
+
+    it("keeps the profile when the same person adds another provider", async () => {
+      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000009", subject: "tc-sub" }));
+      const other = await subject.users.upsertVerifiedUser(
+        login({ phoneNumber: "+919800000009", provider: "wgtwo", subject: "wg-sub", givenName: undefined, email: undefined }),
+      );
+      expect(other.user).toMatchObject({ givenName: "Asha", email: "asha@example.com" });
+      expect(await identitiesOf(subject, other.user.id)).toEqual(["truecaller:tc-sub", "wgtwo:wg-sub"]);
     });
 
     it("moves an identity to the number it now verifies", async () => {

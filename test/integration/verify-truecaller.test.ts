@@ -240,7 +240,10 @@ describe("verifyTruecaller when the provider hangs or is gone", () => {
   it("gives up on a hanging token call after PROVIDER_TIMEOUT_MS, without a retry", async () => {
     t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "300" } });
     t.emulator.injectFault({ endpoint: "token", hang: true });
+    const started = performance.now();
     expect(await t.login()).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    // The 300 ms attempt timeout, not the 12 s login budget, ended it.
+    expect(performance.now() - started).toBeLessThan(3_000);
     expect(t.emulator.requestCount("token")).toBe(1);
   });
 

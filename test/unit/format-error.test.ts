@@ -40,6 +40,16 @@ describe("GraphQL error formatting", () => {
     expect(format({ message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }, new GraphQLError(message)).message).toBe(expected);
   });
 
+  it("drops the stack trace of a request error: its first line repeats the unscrubbed message", () => {
+    const format = createErrorFormatter({ production: false, logger: captureLogs().logger });
+    const message = "String cannot represent a non string value: SECRET";
+    const formatted = { message, extensions: { code: "GRAPHQL_VALIDATION_FAILED", stacktrace: [`GraphQLError: ${message}`] } };
+    expect(format(formatted, new GraphQLError(message))).toEqual({
+      message: "String cannot represent a non string value.",
+      extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+    });
+  });
+
   it("cuts a rejected variable's value out of the message", () => {
     const format = createErrorFormatter({ production: true, logger: captureLogs().logger });
     const formatted = {

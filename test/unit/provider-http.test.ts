@@ -15,13 +15,20 @@ type Step = Response | { networkError: string } | "stall-body";
 /** A fetch that plays `steps` in order and records when each call came. */
 function scriptedFetch(steps: Step[]) {
   const calls: number[] = [];
-  const fetch: typeof globalThis.fetch = async () => {
+  const fetch: typeof globalThis.fetch = async (_input, init) => {
     calls.push(performance.now());
+    init?.signal?.throwIfAborted();
     const step = steps.shift();
     if (!step) throw new Error("no scripted answer left");
     if (step === "stall-body") {
-      // Headers arrive, then the body never ends.
-      return new Response(new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode("{")) }), { status: 200 });
+      // Headers arrive, then the body never ends; like undici's, the stream errors when the request is aborted.
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("{"));
+          init?.signal?.addEventListener("abort", () => controller.error(init.signal?.reason));
+        },
+      });
+      return new Response(body, { status: 200 });
     }
     if ("networkError" in step) throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect"), { code: step.networkError }) });
     return step;
@@ -101,14 +108,17 @@ describe("sendWithRetry: idempotent read (GET)", () => {
 
 describe("sendWithRetry: reading the answer", () => {
   it("times out a body that stalls after the headers, within the per-attempt timeout", async () => {
+    const started = performance.now();
     const { outcome } = send(["stall-body"], CODE_EXCHANGE_RETRY, { timeoutMs: 200 });
     expect(await outcome).toEqual({ kind: "timeout" });
+    // The attempt's timer, not the 10 s login deadline, ended it.
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it("ends at the login deadline", async () => {
     const deadline = new AbortController();
     const { outcome } = send(["stall-body"], IDEMPOTENT_READ_RETRY, { timeoutMs: 60_000, signal: deadline.signal });
-    deadline.abort();
+    setTimeout(() => deadline.abort(), 50);
     expect(await outcome).toEqual({ kind: "timeout" });
   });
 
@@ -126,6 +136,8 @@ describe("retryAfterSeconds", () => {
     ["an HTTP-date in the past", "Sat, 21 Nov 2026 09:00:00 GMT", 0],
     ["garbage", "soon", undefined],
     ["a negative number", "-5", undefined],
+    ["more than a day", "9999999999", 86_400],
+    ["a far-future HTTP-date", "Fri, 31 Dec 9999 23:59:59 GMT", 86_400],
   ])("reads %s", (_name, value, expected) => {
     expect(retryAfterSeconds(new Headers({ "retry-after": value }), now)).toBe(expected);
   });

@@ -36,6 +36,11 @@ describe("TokenCipher", () => {
     ["a tampered ciphertext", (sealed: string) => [sealed.replace(/\.([A-Za-z0-9_-])/, (_m, c: string) => `.${c === "A" ? "B" : "A"}`), "ctx"]],
     ["a key no longer in the ring", (sealed: string) => [sealed.replace(/^2026\./, "1999."), "ctx"]],
     ["garbage", () => ["not-sealed", "ctx"]],
+    ["a tag cut to 4 bytes", (sealed: string) => {
+      const parts = sealed.split(".");
+      parts[3] = Buffer.from(parts[3]!, "base64url").subarray(0, 4).toString("base64url");
+      return [parts.join("."), "ctx"];
+    }],
   ])("refuses %s", (_name, change) => {
     const cipher = new TokenCipher([current]);
     const [sealed, context] = change(cipher.seal("t", "ctx"));
