@@ -12,7 +12,7 @@ import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-err
 import { LoginResolver } from "./graphql/login.resolver.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
 import { errorSummary, type Logger } from "./logger.js";
-import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
+import type { PhoneLoginProvider } from "./providers/provider.js";
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
@@ -60,17 +60,16 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       );
     }
 
-    const providers = new Map<ProviderId, PhoneLoginProvider>();
+    const configured: PhoneLoginProvider[] = [];
     if (config.truecaller) {
-      providers.set(
-        "truecaller",
+      configured.push(
         createTruecallerProvider({ ...config.truecaller, timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) }),
       );
     } else {
       logger.warn("TRUECALLER_CLIENT_ID is not set: verifyTruecaller answers PROVIDER_MISCONFIGURED");
     }
     const logins = new LoginService({
-      providers,
+      providers: new Map(configured.map((provider) => [provider.id, provider])),
       users: new UserRepository(database.prisma),
       providerTokens: new ProviderTokenCache(cache, new TokenCipher(await encryptionKeys(config))),
       logger,

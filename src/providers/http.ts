@@ -36,14 +36,14 @@ export const IDEMPOTENT_READ_RETRY: RetryRule = {
   retryNetworkError: () => true,
 };
 
-export const MAX_RETRIES = 2;
+const MAX_RETRIES = 2;
 const BACKOFF_LIMIT_MS = 1_000;
 /** A provider asking us to wait longer than this gets its answer passed to the client instead. */
 export const MAX_RETRY_AFTER_MS = 2_000;
 /** Provider answers are small JSON documents; anything larger is not one. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Longest wait passed on to clients; a later HTTP-date is a provider's mistake, not a plan. */
-export const MAX_REPORTED_RETRY_AFTER_SECONDS = 86_400;
+const MAX_REPORTED_RETRY_AFTER_SECONDS = 86_400;
 
 export type ProviderHttp = KyInstance;
 

@@ -2,7 +2,7 @@ import { retryAfterSeconds, type HttpOutcome, type ProviderResponse } from "./ht
 import type { ProviderFailure } from "./provider.js";
 
 /** An RFC 6749 §5.2 error body: `{"error": "...", "error_description": "..."}`. */
-export interface OAuthErrorBody {
+interface OAuthErrorBody {
   readonly error: string | undefined;
   readonly description: string | undefined;
 }

@@ -41,6 +41,6 @@ interface CachedToken {
 }
 
 /** The cache key of a user's token at a provider (the Redis client adds the deployment prefix). */
-export function providerTokenKey(provider: ProviderId, userId: string): string {
+function providerTokenKey(provider: ProviderId, userId: string): string {
   return `provider-token:${provider}:${userId}`;
 }

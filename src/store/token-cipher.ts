@@ -8,7 +8,7 @@ export interface EncryptionKey {
   readonly key: Buffer;
 }
 
-export const KEY_BYTES = 32;
+const KEY_BYTES = 32;
 const IV_BYTES = 12;
 /** GCM's full tag; without pinning it, Node accepts a tag cut to 4 bytes. */
 const TAG_BYTES = 16;

@@ -14,6 +14,14 @@ const PROFILE_COLUMNS = [
 ] as const;
 type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
+/** SQL fragments of the upsert that depend only on the columns, built once rather than per login. */
+const PROFILE_COLUMN_LIST = Prisma.raw(PROFILE_COLUMNS.join(", "));
+const PROFILE_UPDATES = Prisma.raw(
+  PROFILE_COLUMNS.map(
+    (column) => `${column} = CASE WHEN (SELECT changed_hands FROM ownership) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`,
+  ).join(",\n          "),
+);
+
 /** A stored user, as the rest of the gateway sees it. */
 export interface StoredUser {
   readonly id: string;
@@ -89,11 +97,11 @@ export class UserRepository {
                AND (EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}) OR NOT EXISTS (SELECT 1 FROM holder))
                AS changed_hands
       ), upserted AS (
-        INSERT INTO users AS u (id, phone_number, phone_number_verified, ${Prisma.raw(PROFILE_COLUMNS.join(", "))}, created_at, updated_at)
+        INSERT INTO users AS u (id, phone_number, phone_number_verified, ${PROFILE_COLUMN_LIST}, created_at, updated_at)
         VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
         ON CONFLICT (phone_number) DO UPDATE SET
           phone_number_verified = true,
-          ${Prisma.join(PROFILE_COLUMNS.map((column) => Prisma.raw(`${column} = CASE WHEN (SELECT changed_hands FROM ownership) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`)))},
+          ${PROFILE_UPDATES},
           updated_at = now()
         RETURNING u.*, (u.xmax = 0) AS created
       ), unlinked AS (
