@@ -1,12 +1,18 @@
 import { z } from "zod";
 import type { DatabaseSettings } from "./store/database.js";
+import { parseSigningKeys, type SigningKeySet } from "./auth/signing-keys.js";
 import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
 export const TRUECALLER_DEFAULT_BASE_URL = "https://oauth-account-noneu.truecaller.com";
 
-/** Settings without a safe default for a deployment: the emulator's client, a generated key. */
-const REQUIRED_IN_PRODUCTION = ["TRUECALLER_CLIENT_ID", "TOKEN_ENCRYPTION_KEYS"] as const;
+/**
+ * Settings without a safe default for a deployment: the emulator's client, generated keys,
+ * and the issuer every verifier of our tokens checks (and finds our JWKS under).
+ */
+const REQUIRED_IN_PRODUCTION = ["TRUECALLER_CLIENT_ID", "TOKEN_ENCRYPTION_KEYS", "SESSION_SIGNING_KEYS", "SESSION_ISSUER"] as const;
+/** The router secret is compared with what every `_entities` request carries; short ones are guessable. */
+const MIN_ROUTER_SECRET_LENGTH = 16;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const MAX_TIMEOUT_MS = 60_000;
 
@@ -42,6 +48,20 @@ const environmentSchema = z
         return keyring ?? z.NEVER;
       })
       .optional(),
+    SESSION_SIGNING_KEYS: z
+      .string()
+      .transform((value, context) => {
+        const parsed = parseSigningKeys(value);
+        if (!parsed.ok) context.addIssue({ code: "custom", message: parsed.problem });
+        return parsed.ok ? parsed.keys : z.NEVER;
+      })
+      .optional(),
+    SESSION_ISSUER: httpUrl.optional(),
+    SESSION_AUDIENCE: z.string().default("phonegate"),
+    SESSION_TTL_S: integer(60, 86_400).default(900),
+    REFRESH_TOKEN_TTL_S: integer(300, 31_622_400).default(2_592_000),
+    REFRESH_REUSE_GRACE_S: integer(0, 300).default(10),
+    ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
     PROVIDER_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(5_000),
@@ -65,12 +85,27 @@ export interface Config {
   readonly cache: { kind: "redis"; url: string; keyPrefix: string } | { kind: "memory" };
   /** Keys sealing provider tokens at rest; outside production a generated key kept under DATA_DIR. */
   readonly tokenEncryption: { kind: "keyring"; keys: [EncryptionKey, ...EncryptionKey[]] } | { kind: "generated"; file: string };
+  readonly sessions: SessionSettings;
+  /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
+  readonly routerSecret: string | undefined;
   /** Absent when no client id is set: the provider then answers PROVIDER_MISCONFIGURED. */
   readonly truecaller: { clientId: string; baseUrl: string } | undefined;
   /** Timeout of each provider HTTP attempt. */
   readonly providerTimeoutMs: number;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
+}
+
+export interface SessionSettings {
+  /** Keys signing access tokens (first signs, all verify); outside production one generated key kept under DATA_DIR. */
+  readonly signingKeys: { kind: "keyset"; keys: SigningKeySet } | { kind: "generated"; file: string };
+  /** `iss` of access tokens and base of `jwks_uri`: the gateway's public URL. */
+  readonly issuer: string;
+  readonly audience: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  /** A concurrent duplicate refresh within this window gets the same tokens; a later reuse revokes the session. */
+  readonly reuseGraceSeconds: number;
 }
 
 /** A setting is missing or malformed; the message names settings, never their values. */
@@ -114,6 +149,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.TOKEN_ENCRYPTION_KEYS === undefined
         ? { kind: "generated", file: `${e.DATA_DIR}/token-encryption.key` }
         : { kind: "keyring", keys: e.TOKEN_ENCRYPTION_KEYS },
+    sessions: {
+      signingKeys:
+        e.SESSION_SIGNING_KEYS === undefined
+          ? { kind: "generated", file: `${e.DATA_DIR}/session-signing-keys.json` }
+          : { kind: "keyset", keys: e.SESSION_SIGNING_KEYS },
+      issuer: e.SESSION_ISSUER ?? `http://localhost:${e.PORT}`,
+      audience: e.SESSION_AUDIENCE,
+      accessTokenTtlSeconds: e.SESSION_TTL_S,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_S,
+      reuseGraceSeconds: e.REFRESH_REUSE_GRACE_S,
+    },
+    routerSecret: e.ROUTER_SECRET,
     truecaller:
       e.TRUECALLER_CLIENT_ID === undefined ? undefined : { clientId: e.TRUECALLER_CLIENT_ID, baseUrl: e.TRUECALLER_BASE_URL },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,

@@ -5,18 +5,27 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
+import type { GraphQLSchema } from "graphql";
 import type { ContainerType } from "type-graphql";
+import { AccessTokens } from "./auth/access-tokens.js";
 import { LoginService } from "./auth/login.service.js";
+import { RefreshTokenSuccession } from "./auth/refresh-tokens.js";
+import { SessionService } from "./auth/session.service.js";
+import { loadOrCreateSigningKeyFile, type SigningKeySet } from "./auth/signing-keys.js";
+import { UserDirectory } from "./auth/user-directory.js";
 import type { Config } from "./config.js";
+import { createContextFactory, type GatewayContext } from "./graphql/context.js";
 import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-error.js";
 import { LoginResolver } from "./graphql/login.resolver.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
+import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
 import type { PhoneLoginProvider } from "./providers/provider.js";
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
+import { SessionRepository } from "./store/session.repository.js";
 import { loadOrCreateKeyFile, TokenCipher, type EncryptionKey } from "./store/token-cipher.js";
 import { createMemoryCache, createRedisCache, type TtlCache } from "./store/ttl-cache.js";
 import { UserRepository } from "./store/user.repository.js";
@@ -25,6 +34,11 @@ import { UserRepository } from "./store/user.repository.js";
 const REQUEST_BODY_LIMIT = "64kb";
 /** Time for the database write after the provider calls of a login, on shutdown. */
 const SHUTDOWN_MARGIN_MS = 3_000;
+/**
+ * How long verifiers may cache our keys. A new signing key must be published
+ * (second in SESSION_SIGNING_KEYS) this long before it goes first.
+ */
+const JWKS_MAX_AGE_S = 300;
 /** A health probe answers within this even when a dependency hangs. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
@@ -68,16 +82,45 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     } else {
       logger.warn("TRUECALLER_CLIENT_ID is not set: verifyTruecaller answers PROVIDER_MISCONFIGURED");
     }
+    if (config.production && config.routerSecret === undefined) {
+      logger.warn("ROUTER_SECRET is not set: _entities reads users by id for anyone who can reach this gateway");
+    }
+    const users = new UserRepository(database.prisma);
+    const encryptionKeyring = await encryptionKeys(config);
+    const accessTokens = new AccessTokens({
+      keys: await signingKeys(config),
+      issuer: config.sessions.issuer,
+      audience: config.sessions.audience,
+      ttlSeconds: config.sessions.accessTokenTtlSeconds,
+    });
+    const sessions = new SessionService({
+      sessions: new SessionRepository(database.prisma),
+      accessTokens,
+      successors: new RefreshTokenSuccession(encryptionKeyring),
+      logger,
+      refreshTokenTtlSeconds: config.sessions.refreshTokenTtlSeconds,
+      reuseGraceSeconds: config.sessions.reuseGraceSeconds,
+    });
     const logins = new LoginService({
       providers: new Map(configured.map((provider) => [provider.id, provider])),
-      users: new UserRepository(database.prisma),
-      providerTokens: new ProviderTokenCache(cache, new TokenCipher(await encryptionKeys(config))),
+      users,
+      providerTokens: new ProviderTokenCache(cache, new TokenCipher(encryptionKeyring)),
+      sessions,
       logger,
       loginTimeoutMs: config.loginTimeoutMs,
     });
 
-    const container = resolverContainer([[LoginResolver, new LoginResolver(logins)]]);
-    const httpServer = await serve(config, logger, await buildGatewaySchema(container), database, cache);
+    const container = resolverContainer([
+      [LoginResolver, new LoginResolver(logins)],
+      [SessionResolver, new SessionResolver(sessions)],
+    ]);
+    const httpServer = await serve(config, logger, {
+      schema: await buildGatewaySchema(container),
+      context: createContextFactory({ sessions, directory: new UserDirectory(users), routerSecret: config.routerSecret }),
+      accessTokens,
+      database,
+      cache,
+    });
     const { port } = httpServer.server.address() as AddressInfo;
     const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
     logger.info({ url: `${url}/graphql` }, "gateway listening");
@@ -102,6 +145,12 @@ function encryptionKeys(config: Config): Promise<[EncryptionKey, ...EncryptionKe
   return tokenEncryption.kind === "keyring" ? Promise.resolve(tokenEncryption.keys) : loadOrCreateKeyFile(tokenEncryption.file);
 }
 
+/** The configured signing keys, or outside production one generated once and kept under DATA_DIR. */
+function signingKeys(config: Config): Promise<SigningKeySet> {
+  const { signingKeys } = config.sessions;
+  return signingKeys.kind === "keyset" ? Promise.resolve(signingKeys.keys) : loadOrCreateSigningKeyFile(signingKeys.file);
+}
+
 /** type-graphql asks the container for resolver instances; ours are built up front. */
 function resolverContainer(instances: Array<[Function, object]>): ContainerType {
   const byClass = new Map(instances);
@@ -114,17 +163,23 @@ function resolverContainer(instances: Array<[Function, object]>): ContainerType 
   };
 }
 
+interface Served {
+  readonly schema: GraphQLSchema;
+  readonly context: (request: { req: express.Request }) => Promise<GatewayContext>;
+  readonly accessTokens: AccessTokens;
+  readonly database: Database;
+  readonly cache: TtlCache;
+}
+
 async function serve(
   config: Config,
   logger: Logger,
-  schema: Awaited<ReturnType<typeof buildGatewaySchema>>,
-  database: Database,
-  cache: TtlCache,
+  { schema, context, accessTokens, database, cache }: Served,
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const app = express();
   app.disable("x-powered-by");
   const server = createServer(app);
-  const apollo = new ApolloServer({
+  const apollo = new ApolloServer<GatewayContext>({
     schema,
     introspection: !config.production,
     // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
@@ -147,7 +202,16 @@ async function serve(
     const healthy = databaseCheck === "up" && cacheCheck === "up";
     response.status(healthy ? 200 : 503).json({ status: healthy ? "ok" : "unavailable", database: databaseCheck, cache: cacheCheck });
   });
-  app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo));
+  // What any service needs to verify our access tokens with a stock JOSE/OIDC library.
+  const jwks = accessTokens.jwks();
+  app.get("/.well-known/jwks.json", (_request, response) => {
+    response.set("cache-control", `public, max-age=${JWKS_MAX_AGE_S}`).json(jwks);
+  });
+  const discovery = { issuer: accessTokens.issuer, jwks_uri: `${accessTokens.issuer}/.well-known/jwks.json` };
+  app.get("/.well-known/openid-configuration", (_request, response) => {
+    response.set("cache-control", `public, max-age=${JWKS_MAX_AGE_S}`).json(discovery);
+  });
+  app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
   app.use(requestErrorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {

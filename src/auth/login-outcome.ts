@@ -2,13 +2,14 @@ import type { StoredUser } from "../store/user.repository.js";
 
 export type { StoredUser };
 import type { InputField } from "./login-input.js";
+import type { IssuedSession } from "./session.service.js";
 
 /**
  * Everything a login can end in. Each kind maps to exactly one GraphQL union
  * member; only bugs and outages are thrown instead.
  */
 export type LoginOutcome =
-  | { kind: "LoginSucceeded"; user: StoredUser; isNewUser: boolean }
+  | { kind: "LoginSucceeded"; user: StoredUser; isNewUser: boolean; session: IssuedSession }
   | { kind: "InvalidInput"; field: InputField; problem: string }
   | { kind: "InvalidCode" }
   | { kind: "InvalidVerifier" }

@@ -5,12 +5,14 @@ import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import { validateCodeGrant } from "./login-input.js";
 import type { LoginOutcome } from "./login-outcome.js";
+import type { SessionService } from "./session.service.js";
 
 export interface LoginServiceDependencies {
   /** Configured providers by id; a missing one answers ProviderMisconfigured without a network call. */
   readonly providers: ReadonlyMap<ProviderId, PhoneLoginProvider>;
   readonly users: UserRepository;
   readonly providerTokens: ProviderTokenCache;
+  readonly sessions: SessionService;
   readonly logger: Logger;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
@@ -19,7 +21,7 @@ export interface LoginServiceDependencies {
 /**
  * Turns a provider authorization code into a stored, verified user: validate
  * locally, exchange the code, read the profile, insist on a verified phone,
- * upsert the user, cache the provider token.
+ * upsert the user, open a session, cache the provider token.
  */
 export class LoginService {
   constructor(private readonly deps: LoginServiceDependencies) {}
@@ -75,11 +77,12 @@ export class LoginService {
       addressPostalCode: profile.value.address?.postalCode,
     });
 
+    const session = await this.deps.sessions.start(user);
     // The user is stored; a cache outage must not lose the login.
     await this.deps.providerTokens.put(providerId, user.id, token.value).catch((error: unknown) => {
       this.deps.logger.warn({ provider: providerId, userId: user.id, error: errorSummary(error) }, "provider token not cached");
     });
-    return { kind: "LoginSucceeded", user, isNewUser: created };
+    return { kind: "LoginSucceeded", user, isNewUser: created, session };
   }
 
   /** Logs what operators need to know about a provider failure, then maps it to its outcome. */

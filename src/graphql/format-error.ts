@@ -2,8 +2,13 @@ import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/error
 import type { GraphQLFormattedError } from "graphql";
 import { errorSummary, type Logger } from "../logger.js";
 
+/** Codes of the errors our resolvers raise about the caller's credentials (see graphql/context.ts). */
+export const AuthErrorCode = { UNAUTHENTICATED: "UNAUTHENTICATED", FORBIDDEN: "FORBIDDEN" } as const;
+
 /** Errors about the request itself; the client needs their text to fix it. */
 const CLIENT_ERROR_CODES = new Set<string>([
+  AuthErrorCode.UNAUTHENTICATED,
+  AuthErrorCode.FORBIDDEN,
   ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
   ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
   ApolloServerErrorCode.BAD_USER_INPUT,

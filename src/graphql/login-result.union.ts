@@ -1,6 +1,7 @@
 import { createUnionType, Field, ObjectType } from "type-graphql";
 import type { LoginOutcome } from "../auth/login-outcome.js";
 import { UnreachableCaseError } from "../unreachable.js";
+import { Session } from "./session.type.js";
 import { User } from "./user.type.js";
 import {
   AccessDeniedError,
@@ -21,6 +22,9 @@ export class LoginSuccess {
 
   @Field(() => Boolean, { description: "True only for the login that created the user." })
   isNewUser!: boolean;
+
+  @Field(() => Session, { description: "A new session of the user." })
+  session!: Session;
 }
 
 export const LoginResult = createUnionType({
@@ -45,7 +49,11 @@ export const LoginResult = createUnionType({
 export function toLoginResult(outcome: LoginOutcome): typeof LoginResult {
   switch (outcome.kind) {
     case "LoginSucceeded":
-      return Object.assign(new LoginSuccess(), { user: User.from(outcome.user), isNewUser: outcome.isNewUser });
+      return Object.assign(new LoginSuccess(), {
+        user: User.from(outcome.user),
+        isNewUser: outcome.isNewUser,
+        session: Session.from(outcome.session),
+      });
     case "InvalidInput":
       return new InvalidInputError(outcome.field, outcome.problem);
     case "InvalidCode":

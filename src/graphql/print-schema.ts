@@ -4,5 +4,5 @@ import { writeFile } from "node:fs/promises";
 import { buildSchemaForPrinting, printGatewaySchema } from "./schema.js";
 
 const target = new URL("../../schema.graphql", import.meta.url);
-await writeFile(target, printGatewaySchema(await buildSchemaForPrinting()));
+await writeFile(target, await printGatewaySchema(await buildSchemaForPrinting()));
 console.log(`wrote ${target.pathname}`);

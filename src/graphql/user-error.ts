@@ -10,11 +10,12 @@ export enum ErrorCode {
   PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE",
   PROFILE_UNAVAILABLE = "PROFILE_UNAVAILABLE",
   PHONE_NOT_VERIFIED = "PHONE_NOT_VERIFIED",
+  INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN",
 }
 
 registerEnumType(ErrorCode, {
   name: "ErrorCode",
-  description: "Why a login did not succeed. Stable: clients switch on it; messages may change.",
+  description: "Why a login or session mutation did not succeed. Stable: clients switch on it; messages may change.",
   valuesConfig: {
     INVALID_INPUT: { description: "An argument breaks a rule checked before the provider is called." },
     INVALID_CODE: { description: "The authorization code is invalid, expired or already used." },
@@ -25,6 +26,7 @@ registerEnumType(ErrorCode, {
     PROVIDER_UNAVAILABLE: { description: "The provider failed, timed out or answered malformed data; retry later." },
     PROFILE_UNAVAILABLE: { description: "The provider did not return the user's profile." },
     PHONE_NOT_VERIFIED: { description: "The provider has not verified the phone number; nothing was stored." },
+    INVALID_REFRESH_TOKEN: { description: "The refresh token is unknown, expired, already used, or its session has ended; sign in again." },
   },
 });
 
@@ -118,5 +120,12 @@ export class ProfileUnavailableError extends UserError {
 export class PhoneNotVerifiedError extends UserError {
   constructor() {
     super(ErrorCode.PHONE_NOT_VERIFIED, "The login provider has not verified this phone number; nothing was stored.");
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class InvalidRefreshTokenError extends UserError {
+  constructor() {
+    super(ErrorCode.INVALID_REFRESH_TOKEN, "The refresh token is not valid any more; sign in again.");
   }
 }

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType } from "type-graphql";
+import { Directive, Field, ID, ObjectType } from "type-graphql";
 import type { StoredUser } from "../auth/login-outcome.js";
 
 @ObjectType({ description: "Postal address parts the provider shared (Truecaller's `address` scope)." })
@@ -10,7 +10,8 @@ export class Address {
   postalCode!: string | null;
 }
 
-@ObjectType({ description: "A person, identified by one verified phone number." })
+@Directive('@key(fields: "id")')
+@ObjectType({ description: "A person, identified by one verified phone number. Other subgraphs extend it by `id`." })
 export class User {
   @Field(() => ID)
   id!: string;

@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { loadOrCreateSecretFile } from "./secret-file.js";
 
 /** One AES-256 key of the keyring, named so sealed values say which key opens them. */
 export interface EncryptionKey {
@@ -71,31 +70,13 @@ export function parseKeyring(value: string): [EncryptionKey, ...EncryptionKey[]]
   return first ? [first, ...others] : undefined;
 }
 
-/**
- * The development keyring: one key generated on first start and kept (mode
- * 0600) in `file`, so tokens cached before a restart still open after it.
- */
-export async function loadOrCreateKeyFile(file: string): Promise<[EncryptionKey, ...EncryptionKey[]]> {
-  try {
-    const keyring = parseKeyring(await readFile(file, "utf8"));
-    if (!keyring) throw new Error(`${file} does not hold a valid keyring; delete it to generate a new key`);
-    return keyring;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const generated: EncryptionKey = { id: `dev-${randomBytes(4).toString("hex")}`, key: randomBytes(KEY_BYTES) };
-  await mkdir(dirname(file), { recursive: true });
-  // Written aside, then linked into place: a concurrent start never reads a half-written file.
-  const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  await writeFile(draft, `${generated.id}:${generated.key.toString("base64")}\n`, { mode: 0o600 });
-  try {
-    await link(draft, file);
-  } catch (error) {
-    // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return loadOrCreateKeyFile(file);
-    throw error;
-  } finally {
-    await unlink(draft);
-  }
-  return [generated];
+/** The development keyring: one key generated on first start and kept under DATA_DIR. */
+export function loadOrCreateKeyFile(file: string): Promise<[EncryptionKey, ...EncryptionKey[]]> {
+  return loadOrCreateSecretFile(file, {
+    parse: parseKeyring,
+    generate() {
+      const key: EncryptionKey = { id: `dev-${randomBytes(4).toString("hex")}`, key: randomBytes(KEY_BYTES) };
+      return { secret: [key], text: `${key.id}:${key.key.toString("base64")}\n` };
+    },
+  });
 }

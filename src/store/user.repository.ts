@@ -22,6 +22,14 @@ const PROFILE_UPDATES = Prisma.raw(
   ).join(",\n          "),
 );
 
+/** The columns of a {@link StoredUser}, selected from a users row aliased `u`. */
+export const STORED_USER_COLUMNS = Prisma.raw(
+  `u.id::text AS "id", u.phone_number AS "phoneNumber", u.phone_number_verified AS "phoneNumberVerified",
+   u.country_code AS "countryCode", u.given_name AS "givenName", u.family_name AS "familyName", u.email, u.picture,
+   u.gender, u.address_locality AS "addressLocality", u.address_postal_code AS "addressPostalCode",
+   u.created_at AS "createdAt", u.updated_at AS "updatedAt"`,
+);
+
 /** A stored user, as the rest of the gateway sees it. */
 export interface StoredUser {
   readonly id: string;
@@ -75,8 +83,8 @@ export class UserRepository {
    * this provider holds it, or its previous owner moved to a new number and left
    * it without identities — and the stored profile is the previous owner's: it
    * is replaced whole, and the previous account's identity at this provider is
-   * unlinked. An identity that moved to another number follows it, with a new
-   * `linked_at`.
+   * unlinked, and every session of the previous owner is revoked. An identity
+   * that moved to another number follows it, with a new `linked_at`.
    */
   async upsertVerifiedUser(login: VerifiedLogin): Promise<{ user: StoredUser; created: boolean }> {
     const profile: Record<ProfileColumn, string | undefined> = {
@@ -114,15 +122,22 @@ export class UserRepository {
           user_id = EXCLUDED.user_id,
           linked_at = CASE WHEN i.user_id = EXCLUDED.user_id THEN i.linked_at ELSE EXCLUDED.linked_at END,
           last_login_at = EXCLUDED.last_login_at
+      ), ended AS (
+        UPDATE sessions s SET revoked_at = now(), revoked_reason = 'number_changed_hands'
+        FROM upserted WHERE s.user_id = upserted.id AND s.revoked_at IS NULL AND (SELECT changed_hands FROM ownership)
       )
-      SELECT id::text AS "id", phone_number AS "phoneNumber", phone_number_verified AS "phoneNumberVerified",
-             country_code AS "countryCode", given_name AS "givenName", family_name AS "familyName", email, picture,
-             gender, address_locality AS "addressLocality", address_postal_code AS "addressPostalCode",
-             created_at AS "createdAt", updated_at AS "updatedAt", created
-      FROM upserted`;
+      SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`;
     const row = rows[0];
     if (!row) throw new Error("user upsert returned no row");
     const { created, ...user } = row;
     return { user, created };
+  }
+
+  /** Users by id, in the order asked; `null` for an id with no user. */
+  async findByIds(ids: readonly string[]): Promise<Array<StoredUser | null>> {
+    const rows = await this.prisma.$queryRaw<StoredUser[]>`
+      SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[])`;
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 }

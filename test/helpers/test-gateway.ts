@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { loadConfig } from "../../src/config.js";
 import { createTruecallerEmulator, type TruecallerEmulator, type TruecallerEmulatorOptions } from "../../src/emulator/truecaller-emulator.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
@@ -24,14 +25,20 @@ export interface TestGateway {
   readonly databaseUrl: string;
   /** Cuts the gateway off its database: open connections end, new ones are refused. */
   refuseDatabaseConnections(): Promise<void>;
+  /** The environment the gateway was started with (keys included). */
+  readonly env: Readonly<Record<string, string>>;
   /** Sends a GraphQL operation over HTTP and returns the parsed response body. */
-  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  graphql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
   /** Runs verifyTruecaller and returns its result object. */
   verify(code: string, verifier: string): Promise<Record<string, unknown>>;
   /** Mints a code at the emulator (a generated verifier) and verifies it. */
   login(profile?: Parameters<TruecallerEmulator["mintCode"]>[0]): Promise<Record<string, unknown>>;
-  /** Stops the gateway and starts a new one on the same database, Redis key space and emulator. */
-  restartGateway(): Promise<void>;
+  /** Stops the gateway and starts a new one on the same database, Redis key space and emulator, with `env` changed. */
+  restartGateway(env?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,6 +48,7 @@ export const VERIFY_MUTATION = /* GraphQL */ `
       __typename
       ... on LoginSuccess {
         isNewUser
+        session { accessToken tokenType expiresAt refreshToken refreshTokenExpiresAt }
         user { id phoneNumber phoneNumberVerified countryCode givenName familyName email picture gender address { locality postalCode } createdAt updatedAt }
       }
       ... on UserError { code message }
@@ -66,8 +74,11 @@ export async function startTestGateway(
   await redis.connect();
   const logs = captureLogs();
   const keyring = `test:${randomBytes(32).toString("base64")}`;
-  const environment = {
+  let environment: Record<string, string> = {
     TOKEN_ENCRYPTION_KEYS: keyring,
+    SESSION_SIGNING_KEYS: generateSigningKeySetText(),
+    SESSION_ISSUER: "https://phonegate.test",
+    SESSION_AUDIENCE: "phonegate-test-api",
     NODE_ENV: "test",
     HOST: "127.0.0.1",
     PORT: "0",
@@ -89,10 +100,10 @@ export async function startTestGateway(
     throw error;
   }
 
-  const graphql: TestGateway["graphql"] = async (query, variables) => {
+  const graphql: TestGateway["graphql"] = async (query, variables, headers) => {
     const response = await fetch(`${gateway.url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as never;
@@ -107,6 +118,9 @@ export async function startTestGateway(
       return gateway;
     },
     emulator,
+    get env() {
+      return environment;
+    },
     logs: logs.lines,
     redis,
     providerTokens: new ProviderTokenCache(createRedisCache(redis), new TokenCipher(parseKeyring(keyring)!)),
@@ -118,7 +132,8 @@ export async function startTestGateway(
       const minted = emulator.mintCode(mint);
       return verify(minted.code, minted.codeVerifier ?? "");
     },
-    async restartGateway() {
+    async restartGateway(env) {
+      environment = { ...environment, ...env };
       await gateway.close();
       gateway = await start();
     },

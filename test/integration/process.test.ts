@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -48,6 +49,8 @@ describe("the gateway process", () => {
       DATA_DIR: dataDir,
       TRUECALLER_CLIENT_ID: "x",
       TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+      SESSION_SIGNING_KEYS: generateSigningKeySetText(),
+      SESSION_ISSUER: "https://id.example.test",
     });
     let output = "";
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

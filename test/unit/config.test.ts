@@ -1,9 +1,17 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { ConfigError, loadConfig, TRUECALLER_DEFAULT_BASE_URL } from "../../src/config.js";
 
 const KEY = randomBytes(32).toString("base64");
-const PRODUCTION = { NODE_ENV: "production", TRUECALLER_CLIENT_ID: "client-1", TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` };
+const SIGNING_KEYS = generateSigningKeySetText();
+const PRODUCTION = {
+  NODE_ENV: "production",
+  TRUECALLER_CLIENT_ID: "client-1",
+  TOKEN_ENCRYPTION_KEYS: `k1:${KEY}`,
+  SESSION_SIGNING_KEYS: SIGNING_KEYS,
+  SESSION_ISSUER: "https://id.example.com/",
+};
 
 function messageOf(env: Record<string, string>): string {
   try {
@@ -16,7 +24,7 @@ function messageOf(env: Record<string, string>): string {
 }
 
 describe("loadConfig", () => {
-  it("runs with nothing set: embedded database, in-process cache, generated token key, Truecaller off", () => {
+  it("runs with nothing set: embedded database, in-process cache, generated keys, Truecaller off", () => {
     expect(loadConfig({})).toEqual({
       production: false,
       port: 4000,
@@ -25,6 +33,15 @@ describe("loadConfig", () => {
       database: { kind: "embedded", directory: ".data/pglite" },
       cache: { kind: "memory" },
       tokenEncryption: { kind: "generated", file: ".data/token-encryption.key" },
+      sessions: {
+        signingKeys: { kind: "generated", file: ".data/session-signing-keys.json" },
+        issuer: "http://localhost:4000",
+        audience: "phonegate",
+        accessTokenTtlSeconds: 900,
+        refreshTokenTtlSeconds: 2_592_000,
+        reuseGraceSeconds: 10,
+      },
+      routerSecret: undefined,
       truecaller: undefined,
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
@@ -47,6 +64,8 @@ describe("loadConfig", () => {
     expect(config.truecaller).toEqual({ clientId: "client-1", baseUrl: "http://127.0.0.1:4010" });
     expect(config.port).toBe(8080);
     expect(config.providerTimeoutMs).toBe(2500);
+    expect(config.sessions.issuer).toBe("https://id.example.com");
+    expect(config.sessions.signingKeys.kind === "keyset" && config.sessions.signingKeys.keys.map((key) => key.alg)).toEqual(["ES256"]);
   });
 
   it("defaults the Truecaller host to the documented non-EU endpoint", () => {
@@ -61,10 +80,13 @@ describe("loadConfig", () => {
     expect(config.port).toBe(4000);
   });
 
-  it("requires TRUECALLER_CLIENT_ID and TOKEN_ENCRYPTION_KEYS in production, naming them", () => {
+  it("requires the provider client, the keys and the token issuer in production, naming them", () => {
     expect(messageOf({ NODE_ENV: "production" })).toBe(
-      "Invalid configuration: TRUECALLER_CLIENT_ID is required in production; TOKEN_ENCRYPTION_KEYS is required in production",
+      "Invalid configuration: TRUECALLER_CLIENT_ID is required in production; TOKEN_ENCRYPTION_KEYS is required in production; " +
+        "SESSION_SIGNING_KEYS is required in production; SESSION_ISSUER is required in production",
     );
+    const { SESSION_SIGNING_KEYS: _keys, ...withoutSigningKeys } = PRODUCTION;
+    expect(messageOf(withoutSigningKeys)).toBe("Invalid configuration: SESSION_SIGNING_KEYS is required in production");
     expect(messageOf({ NODE_ENV: "production", TRUECALLER_CLIENT_ID: "   ", TOKEN_ENCRYPTION_KEYS: `k1:${KEY}` })).toContain("TRUECALLER_CLIENT_ID");
   });
 
@@ -99,4 +121,55 @@ describe("loadConfig", () => {
     for (const name of ["DATABASE_URL", "PORT", "REDIS_URL", "LOG_LEVEL", "PROVIDER_TIMEOUT_MS"]) expect(message).toContain(name);
     expect(message).not.toContain("hunter2");
   });
+
+  it.each([
+    ["text that is not JSON", "hunter2", 'must be a JSON Web Key Set: {"keys": [...]}'],
+    ["an empty set", '{"keys": []}', 'must be a JSON Web Key Set with at least one key: {"keys": [...]}'],
+    ["a public key only", publicOnly(), "key 1 must be a private key (with d)"],
+    ["a symmetric key", JSON.stringify({ keys: [{ kty: "oct", k: "aHVudGVyMg", kid: "s" }] }), "key 1 must be an EC P-256 (ES256) or OKP Ed25519 (EdDSA) key"],
+    ["a key without kid", withoutKid(), "key 1 must have a kid"],
+    ["two keys with one kid", twoWithOneKid(), "key 2 repeats the kid of an earlier key"],
+  ])("rejects SESSION_SIGNING_KEYS with %s, without echoing it", (_name, value, problem) => {
+    const message = messageOf({ SESSION_SIGNING_KEYS: value });
+    expect(message).toBe(`Invalid configuration: SESSION_SIGNING_KEYS ${problem}`);
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("accepts Ed25519 keys and keeps the order: the first key signs", () => {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const ed = { ...privateKey.export({ format: "jwk" }), kid: "ed-1" };
+    const es = JSON.parse(SIGNING_KEYS).keys[0];
+    const config = loadConfig({ SESSION_SIGNING_KEYS: JSON.stringify({ keys: [ed, es] }) });
+    const { signingKeys } = config.sessions;
+    expect(signingKeys.kind === "keyset" && signingKeys.keys.map((key) => [key.kid, key.alg])).toEqual([
+      ["ed-1", "EdDSA"],
+      [es.kid, "ES256"],
+    ]);
+    expect(signingKeys.kind === "keyset" && signingKeys.keys.every((key) => !("d" in key.publicJwk))).toBe(true);
+  });
+
+  it("reads the session lifetimes and refuses a short router secret", () => {
+    const config = loadConfig({ SESSION_TTL_S: "300", REFRESH_TOKEN_TTL_S: "86400", REFRESH_REUSE_GRACE_S: "0", ROUTER_SECRET: "a-long-enough-secret" });
+    expect(config.sessions).toMatchObject({ accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 86_400, reuseGraceSeconds: 0 });
+    expect(config.routerSecret).toBe("a-long-enough-secret");
+    expect(messageOf({ ROUTER_SECRET: "hunter2" })).toBe("Invalid configuration: ROUTER_SECRET must be at least 16 characters");
+  });
 });
+
+function signingKey(): Record<string, unknown> {
+  return JSON.parse(SIGNING_KEYS).keys[0];
+}
+
+function publicOnly(): string {
+  const { d: _d, ...key } = signingKey();
+  return JSON.stringify({ keys: [key] });
+}
+
+function withoutKid(): string {
+  const { kid: _kid, ...key } = signingKey();
+  return JSON.stringify({ keys: [key] });
+}
+
+function twoWithOneKid(): string {
+  return JSON.stringify({ keys: [signingKey(), JSON.parse(generateSigningKeySetText()).keys.map((key: object) => ({ ...key, kid: signingKey().kid }))[0]] });
+}

@@ -1,0 +1,87 @@
+import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { SIGNING_ALGORITHMS, type SigningKeySet } from "./signing-keys.js";
+
+/** Clock difference tolerated between us and the services that verify our tokens (and between our instances). */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+export interface AccessTokenSettings {
+  readonly keys: SigningKeySet;
+  /** `iss`: the gateway's public base URL; `jwks_uri` is derived from it. */
+  readonly issuer: string;
+  /** `aud`: the API the tokens are meant for. */
+  readonly audience: string;
+  readonly ttlSeconds: number;
+}
+
+/** What an access token says, beyond issuer and audience. */
+export interface AccessTokenClaims {
+  readonly userId: string;
+  readonly sessionId: string;
+  /** `jti`: unique per token, stored beside the refresh token issued with it. */
+  readonly tokenId: string;
+  /** E.164 phone number of the user; verified, or there would be no user. */
+  readonly phoneNumber: string;
+  /** `iat`; `exp` follows from it and the TTL. */
+  readonly issuedAt: Date;
+}
+
+export type AccessTokenCheck =
+  | { ok: true; userId: string; sessionId: string }
+  | { ok: false; reason: "expired" | "invalid" };
+
+/**
+ * Signs and verifies the gateway's access tokens: JWTs any service checks
+ * against `/.well-known/jwks.json`. Which signing key verifies a token is
+ * chosen by its `kid`, so tokens signed before a key rotation stay valid.
+ */
+export class AccessTokens {
+  private readonly localKeySet: JWTVerifyGetKey;
+
+  constructor(private readonly settings: AccessTokenSettings) {
+    this.localKeySet = createLocalJWKSet(this.jwks());
+  }
+
+  get issuer(): string {
+    return this.settings.issuer;
+  }
+
+  /** The public JWK set; every configured key, signing key first. */
+  jwks(): { keys: Array<SigningKeySet[number]["publicJwk"]> } {
+    return { keys: this.settings.keys.map((key) => key.publicJwk) };
+  }
+
+  async sign(claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date }> {
+    const [signingKey] = this.settings.keys;
+    const issuedAt = Math.floor(claims.issuedAt.getTime() / 1000);
+    const expiresAt = issuedAt + this.settings.ttlSeconds;
+    const token = await new SignJWT({ sid: claims.sessionId, phone_number: claims.phoneNumber, phone_number_verified: true })
+      .setProtectedHeader({ alg: signingKey.alg, kid: signingKey.kid, typ: "JWT" })
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setSubject(claims.userId)
+      .setJti(claims.tokenId)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .sign(signingKey.privateKey);
+    return { token, expiresAt: new Date(expiresAt * 1000) };
+  }
+
+  /** Checks signature, issuer, audience and lifetime; says nothing about revocation (the session store does). */
+  async verify(token: string): Promise<AccessTokenCheck> {
+    try {
+      const { payload } = await jwtVerify(token, this.localKeySet, {
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        algorithms: [...SIGNING_ALGORITHMS],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+      });
+      if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return { ok: false, reason: "invalid" };
+      return { ok: true, userId: payload.sub, sessionId: payload.sid };
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
+      if (error instanceof errors.JOSEError) return { ok: false, reason: "invalid" };
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import type { Logger } from "../logger.js";
+import type { SessionHolder, SessionRepository } from "../store/session.repository.js";
+import type { StoredUser } from "../store/user.repository.js";
+import { UnreachableCaseError } from "../unreachable.js";
+import type { AccessTokens } from "./access-tokens.js";
+import { hashRefreshToken, isWellFormedRefreshToken, newRefreshToken, type RefreshTokenSuccession } from "./refresh-tokens.js";
+
+/** The tokens a client holds for one session. */
+export interface IssuedSession {
+  readonly accessToken: string;
+  readonly expiresAt: Date;
+  readonly refreshToken: string;
+  readonly refreshTokenExpiresAt: Date;
+}
+
+export type RefreshOutcome = { kind: "SessionRefreshed"; session: IssuedSession } | { kind: "InvalidRefreshToken" };
+
+/** The signed-in user behind an access token, or why there is none. */
+export type Authentication =
+  | { kind: "Authenticated"; user: StoredUser; sessionId: string }
+  | { kind: "Unauthenticated"; reason: "invalid" | "expired" | "revoked" };
+
+export interface SessionServiceDependencies {
+  readonly sessions: SessionRepository;
+  readonly accessTokens: AccessTokens;
+  readonly successors: RefreshTokenSuccession;
+  readonly logger: Logger;
+  readonly refreshTokenTtlSeconds: number;
+  /** A refresh token presented again this long after its rotation is a stolen copy. */
+  readonly reuseGraceSeconds: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * Sessions: an access token (a short-lived JWT) and an opaque refresh token,
+ * rotated on every use. Revocation is checked against the session store on
+ * every authentication, so it holds at once and across instances.
+ */
+export class SessionService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: SessionServiceDependencies) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Opens a session for a user who just proved their phone number. */
+  async start(user: StoredUser): Promise<IssuedSession> {
+    const issuedAt = this.now();
+    const holder = { sessionId: uuidv7(), userId: user.id, phoneNumber: user.phoneNumber };
+    const refreshToken = newRefreshToken();
+    const record = { hash: hashRefreshToken(refreshToken), accessTokenId: randomUUID(), issuedAt, expiresAt: this.refreshTokenExpiry(issuedAt) };
+    await this.deps.sessions.create({ id: holder.sessionId, userId: user.id, createdAt: issuedAt }, record);
+    return this.issue(holder, refreshToken, record);
+  }
+
+  /**
+   * Trades a refresh token for a new pair. A concurrent duplicate within the
+   * grace window gets the same pair as the first; a reuse after it revokes
+   * the session, since one of the two presenters holds a stolen copy.
+   */
+  async refresh(refreshToken: string): Promise<RefreshOutcome> {
+    if (!isWellFormedRefreshToken(refreshToken)) return { kind: "InvalidRefreshToken" };
+    const issuedAt = this.now();
+    const successor = this.deps.successors.next(refreshToken);
+    const record = {
+      hash: hashRefreshToken(successor.token),
+      keyId: successor.keyId,
+      accessTokenId: randomUUID(),
+      issuedAt,
+      expiresAt: this.refreshTokenExpiry(issuedAt),
+    };
+    const reusedBefore = new Date(issuedAt.getTime() - this.deps.reuseGraceSeconds * 1000);
+    const rotation = await this.deps.sessions.rotate(hashRefreshToken(refreshToken), record, reusedBefore);
+    switch (rotation.kind) {
+      case "Rotated":
+        return { kind: "SessionRefreshed", session: await this.issue(rotation, successor.token, record) };
+      case "RotatedWithinGrace": {
+        const again = this.deps.successors.derive(refreshToken, rotation.successorKeyId);
+        const stored = again === undefined ? undefined : await this.deps.sessions.findRefreshToken(rotation.successorHash);
+        if (again === undefined || !stored || !hashRefreshToken(again).equals(rotation.successorHash)) {
+          // The key that derived the successor left the keyring within the grace window.
+          this.deps.logger.warn({ sessionId: rotation.sessionId }, "duplicate refresh cannot be answered with the same tokens");
+          return { kind: "InvalidRefreshToken" };
+        }
+        return { kind: "SessionRefreshed", session: await this.issue(rotation, again, stored) };
+      }
+      case "Reused":
+        this.deps.logger.warn({ sessionId: rotation.sessionId }, "refresh token reused after rotation: session revoked");
+        return { kind: "InvalidRefreshToken" };
+      case "Unusable":
+        return { kind: "InvalidRefreshToken" };
+      default:
+        throw new UnreachableCaseError(rotation);
+    }
+  }
+
+  /** The user of an access token, if its signature, lifetime and session all hold. */
+  async authenticate(accessToken: string): Promise<Authentication> {
+    const check = await this.deps.accessTokens.verify(accessToken);
+    if (!check.ok) return { kind: "Unauthenticated", reason: check.reason };
+    const user = await this.deps.sessions.findActiveSessionUser(check.sessionId, check.userId);
+    return user ? { kind: "Authenticated", user, sessionId: check.sessionId } : { kind: "Unauthenticated", reason: "revoked" };
+  }
+
+  /** Ends the session, or every session of its user; returns how many ended. */
+  async signOut(session: { sessionId: string; userId: string }, allSessions: boolean): Promise<number> {
+    const revoked = allSessions
+      ? await this.deps.sessions.revoke({ userId: session.userId }, "sign_out_all", this.now())
+      : await this.deps.sessions.revoke({ sessionId: session.sessionId }, "sign_out", this.now());
+    this.deps.logger.info({ userId: session.userId, sessionId: session.sessionId, allSessions, revoked }, "signed out");
+    return revoked;
+  }
+
+  private refreshTokenExpiry(issuedAt: Date): Date {
+    return new Date(issuedAt.getTime() + this.deps.refreshTokenTtlSeconds * 1000);
+  }
+
+  /** Signs the access token that goes with a refresh token; the same record always gives the same claims. */
+  private async issue(
+    holder: SessionHolder,
+    refreshToken: string,
+    record: { accessTokenId: string; issuedAt: Date; expiresAt: Date },
+  ): Promise<IssuedSession> {
+    const { token, expiresAt } = await this.deps.accessTokens.sign({
+      userId: holder.userId,
+      sessionId: holder.sessionId,
+      tokenId: record.accessTokenId,
+      phoneNumber: holder.phoneNumber,
+      issuedAt: record.issuedAt,
+    });
+    return { accessToken: token, expiresAt, refreshToken, refreshTokenExpiresAt: record.expiresAt };
+  }
+}

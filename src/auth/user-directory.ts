@@ -1,0 +1,16 @@
+import type { StoredUser, UserRepository } from "../store/user.repository.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Users by id, for other services of the supergraph that hold only the id. */
+export class UserDirectory {
+  constructor(private readonly users: UserRepository) {}
+
+  /** In the order asked; `null` for ids that name no user, including ids that are not UUIDs at all. */
+  async findByIds(ids: readonly string[]): Promise<Array<StoredUser | null>> {
+    const valid = [...new Set(ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
+    const found = valid.length === 0 ? [] : await this.users.findByIds(valid);
+    const byId = new Map(found.flatMap((user) => (user ? [[user.id, user] as const] : [])));
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+}

@@ -1,0 +1,145 @@
+import type { PrismaClient } from "../generated/prisma/client.js";
+import { STORED_USER_COLUMNS, type StoredUser } from "./user.repository.js";
+
+/** Why a session ended; kept for operators and audits. */
+export type RevocationReason = "sign_out" | "sign_out_all" | "refresh_token_reused";
+
+/** A refresh token as the database keeps it: its hash, and the access token issued beside it. */
+export interface RefreshTokenRecord {
+  readonly hash: Buffer;
+  /** `jti` of the access token issued with it. */
+  readonly accessTokenId: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+/** Who a session belongs to: what an access token needs besides its ids. */
+export interface SessionHolder {
+  readonly sessionId: string;
+  readonly userId: string;
+  /** E.164. */
+  readonly phoneNumber: string;
+}
+
+/** What presenting a refresh token did. */
+export type RotationResult =
+  | ({ kind: "Rotated" } & SessionHolder)
+  /** Rotated moments ago (within the grace window): the caller may hand out the same successor again. */
+  | ({ kind: "RotatedWithinGrace"; successorHash: Buffer; successorKeyId: string } & SessionHolder)
+  /** Rotated before the grace window: a copy is in someone else's hands. The session is now revoked. */
+  | { kind: "Reused"; sessionId: string }
+  /** Unknown, expired, or its session was revoked. */
+  | { kind: "Unusable" };
+
+interface RotationRow {
+  kind: RotationResult["kind"];
+  sessionId: string;
+  userId: string;
+  phoneNumber: string;
+  successorHash: Uint8Array | null;
+  successorKeyId: string | null;
+}
+
+/** Sessions and their refresh tokens. Every timestamp comes from the caller's clock, the one the tokens use. */
+export class SessionRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Opens a session for a user with its first refresh token, in one statement. */
+  async create(session: { id: string; userId: string; createdAt: Date }, refreshToken: RefreshTokenRecord): Promise<void> {
+    await this.prisma.$executeRaw`
+      WITH opened AS (
+        INSERT INTO sessions (id, user_id, created_at) VALUES (${session.id}::uuid, ${session.userId}::uuid, ${session.createdAt})
+        RETURNING id
+      )
+      INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
+      SELECT ${refreshToken.hash}, opened.id, ${refreshToken.accessTokenId}::uuid, ${refreshToken.issuedAt}, ${refreshToken.expiresAt}
+      FROM opened`;
+  }
+
+  /**
+   * Rotates the refresh token with hash `presentedHash` to `successor`, in one
+   * statement. The presented row is locked first, so of two concurrent
+   * rotations exactly one rotates; the other waits, then sees the rotation.
+   * A token rotated before `reusedBefore` revokes its whole session.
+   */
+  async rotate(
+    presentedHash: Buffer,
+    successor: RefreshTokenRecord & { keyId: string },
+    reusedBefore: Date,
+  ): Promise<RotationResult> {
+    const now = successor.issuedAt;
+    const rows = await this.prisma.$queryRaw<RotationRow[]>`
+      WITH presented AS (
+        SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, t.successor_hash, t.successor_key_id,
+               s.user_id, s.revoked_at, u.phone_number
+        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+        WHERE t.token_hash = ${presentedHash}
+        FOR UPDATE OF t
+      ), rotated AS (
+        UPDATE refresh_tokens t SET rotated_at = ${now}, successor_hash = ${successor.hash}, successor_key_id = ${successor.keyId}
+        FROM presented p
+        WHERE t.token_hash = p.token_hash AND p.rotated_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > ${now}
+        RETURNING t.session_id
+      ), successor AS (
+        INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
+        SELECT ${successor.hash}, session_id, ${successor.accessTokenId}::uuid, ${now}, ${successor.expiresAt} FROM rotated
+      ), revoked AS (
+        UPDATE sessions s SET revoked_at = ${now}, revoked_reason = 'refresh_token_reused'
+        FROM presented p
+        WHERE s.id = p.session_id AND p.revoked_at IS NULL AND p.rotated_at < ${reusedBefore}
+        RETURNING s.id
+      )
+      SELECT CASE
+               WHEN EXISTS (SELECT 1 FROM rotated) THEN 'Rotated'
+               WHEN EXISTS (SELECT 1 FROM revoked) THEN 'Reused'
+               WHEN p.revoked_at IS NULL AND p.rotated_at IS NOT NULL THEN 'RotatedWithinGrace'
+               ELSE 'Unusable'
+             END AS kind,
+             p.session_id::text AS "sessionId", p.user_id::text AS "userId", p.phone_number AS "phoneNumber",
+             p.successor_hash AS "successorHash", p.successor_key_id AS "successorKeyId"
+      FROM presented p`;
+    const row = rows[0];
+    if (!row) return { kind: "Unusable" };
+    const holder = { sessionId: row.sessionId, userId: row.userId, phoneNumber: row.phoneNumber };
+    switch (row.kind) {
+      case "Rotated":
+        return { kind: "Rotated", ...holder };
+      case "RotatedWithinGrace":
+        if (!row.successorHash || !row.successorKeyId) throw new Error("rotated refresh token has no successor");
+        return { kind: "RotatedWithinGrace", ...holder, successorHash: Buffer.from(row.successorHash), successorKeyId: row.successorKeyId };
+      case "Reused":
+        return { kind: "Reused", sessionId: row.sessionId };
+      case "Unusable":
+        return { kind: "Unusable" };
+    }
+  }
+
+  /** The stored record of a refresh token, by hash. */
+  async findRefreshToken(hash: Buffer): Promise<RefreshTokenRecord | undefined> {
+    const rows = await this.prisma.$queryRaw<Array<Omit<RefreshTokenRecord, "hash">>>`
+      SELECT access_token_id::text AS "accessTokenId", issued_at AS "issuedAt", expires_at AS "expiresAt"
+      FROM refresh_tokens WHERE token_hash = ${hash}`;
+    const row = rows[0];
+    return row && { hash, ...row };
+  }
+
+  /** The user of a session that is not revoked; `undefined` once it is. */
+  async findActiveSessionUser(sessionId: string, userId: string): Promise<StoredUser | undefined> {
+    const rows = await this.prisma.$queryRaw<StoredUser[]>`
+      SELECT ${STORED_USER_COLUMNS}
+      FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.id = ${sessionId}::uuid AND s.user_id = ${userId}::uuid AND s.revoked_at IS NULL`;
+    return rows[0];
+  }
+
+  /** Revokes one session, or every session of a user; returns how many were still active. */
+  async revoke(scope: { sessionId: string } | { userId: string }, reason: RevocationReason, now: Date): Promise<number> {
+    return "sessionId" in scope
+      ? this.prisma.$executeRaw`
+          UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${reason}
+          WHERE id = ${scope.sessionId}::uuid AND revoked_at IS NULL`
+      : this.prisma.$executeRaw`
+          UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${reason}
+          WHERE user_id = ${scope.userId}::uuid AND revoked_at IS NULL`;
+  }
+}
