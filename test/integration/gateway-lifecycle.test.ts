@@ -33,17 +33,22 @@ describe("embedded mode (no DATABASE_URL, no REDIS_URL)", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function verify(url: string, phone: string): Promise<Record<string, unknown>> {
-    const minted = emulator.mintCode({ profile: { phone_number: phone } });
+  async function post(url: string, query: string, variables: Record<string, unknown>, accessToken?: string): Promise<Record<string, unknown>> {
     const response = await fetch(`${url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: VERIFY_MUTATION, variables: { code: minted.code, verifier: minted.codeVerifier } }),
+      headers: { "content-type": "application/json", ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
+      body: JSON.stringify({ query, variables }),
     });
-    return ((await response.json()) as { data: { verifyTruecaller: Record<string, unknown> } }).data.verifyTruecaller;
+    return (await response.json()) as Record<string, unknown>;
   }
 
-  it("stores users in PGlite under DATA_DIR, caches tokens in process, says so, and keeps users across restarts", async () => {
+  async function verify(url: string, phone: string): Promise<Record<string, unknown>> {
+    const minted = emulator.mintCode({ profile: { phone_number: phone, sub: `sub-${phone}` } });
+    const body = await post(url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
+    return (body as { data: { verifyTruecaller: Record<string, unknown> } }).data.verifyTruecaller;
+  }
+
+  it("stores users in PGlite under DATA_DIR, caches tokens in process, says so, and keeps users and sessions across restarts", async () => {
     const { url: emulatorUrl } = await emulator.listen();
     dataDir = await mkdtemp(join(tmpdir(), "phonegate-embedded-"));
     const config = loadConfig({ NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, TRUECALLER_CLIENT_ID: "emulator-client", TRUECALLER_BASE_URL: emulatorUrl });
@@ -58,8 +63,15 @@ describe("embedded mode (no DATABASE_URL, no REDIS_URL)", () => {
     expect((await stat(join(dataDir, "token-encryption.key"))).mode & 0o777).toBe(0o600);
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
 
+    // So is the session signing key: a session opened before a restart still works after it.
+    expect((await stat(join(dataDir, "session-signing-keys.json"))).mode & 0o777).toBe(0o600);
+    const { accessToken, refreshToken } = first.session as { accessToken: string; refreshToken: string };
+
     await gateway.close();
     gateway = await startGateway(config, { logger: captureLogs().logger });
     expect(await verify(gateway.url, "919822222222")).toMatchObject({ isNewUser: false, user: { id: userId } });
+    expect(await post(gateway.url, "{ me { id } }", {}, accessToken)).toEqual({ data: { me: { id: userId } } });
+    const refreshed = await post(gateway.url, "mutation ($token: String!) { refreshSession(refreshToken: $token) { __typename } }", { token: refreshToken });
+    expect(refreshed).toEqual({ data: { refreshSession: { __typename: "SessionRefreshed" } } });
   });
 });
