@@ -72,7 +72,9 @@ function parseSigningKey(entry: unknown): SigningKey | string {
 /** A new ES256 key set of one key, as `SESSION_SIGNING_KEYS` text. */
 export function generateSigningKeySetText(): string {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = { ...privateKey.export({ format: "jwk" }), kid: `dev-${randomBytes(4).toString("hex")}`, alg: "ES256", use: "sig" };
+  // Dated kids tell operators at a glance which key is older during a rotation.
+  const kid = `${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`;
+  const jwk = { ...privateKey.export({ format: "jwk" }), kid, alg: "ES256", use: "sig" };
   return `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`;
 }
 

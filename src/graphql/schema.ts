@@ -40,7 +40,9 @@ export async function buildGatewaySchema(container: ContainerType): Promise<Grap
       ...resolvers,
       User: {
         ...resolvers.User,
-        __resolveReference: async ({ id }: { id: string }, context: GatewayContext) => {
+        // `_Any` is any JSON: a representation without a string id names no user.
+        __resolveReference: async ({ id }: { id?: unknown }, context: GatewayContext) => {
+          if (typeof id !== "string") return null;
           const user = await context.users.load(id);
           return user && User.from(user);
         },

@@ -50,6 +50,32 @@ describe("log redaction", () => {
     expect(leaks).toEqual([]);
   });
 
+  it("never writes an access or refresh token to the log, on any session path", async () => {
+    const login = (await t.login()) as { session: { accessToken: string; refreshToken: string } };
+    const sessionSecrets = [login.session.accessToken, login.session.refreshToken];
+    const bearer = { authorization: `Bearer ${login.session.accessToken}` };
+    const refresh = async (refreshToken: string) => {
+      const body = await t.graphql<{ refreshSession: { session?: { accessToken: string; refreshToken: string } } }>(
+        "mutation ($token: String!) { refreshSession(refreshToken: $token) { ... on SessionRefreshed { session { accessToken refreshToken } } } }",
+        { token: refreshToken },
+      );
+      const session = body.data?.refreshSession.session;
+      if (session) sessionSecrets.push(session.accessToken, session.refreshToken);
+      return session;
+    };
+    expect(await t.graphql("{ me { id } }", {}, bearer)).toMatchObject({ data: { me: { id: expect.any(String) } } });
+    const next = await refresh(login.session.refreshToken);
+    expect(next).toBeDefined();
+    await refresh(login.session.refreshToken); // a duplicate within the grace window
+    expect(await t.graphql("mutation { signOut { revokedSessions } }", {}, bearer)).toMatchObject({ data: { signOut: { revokedSessions: 1 } } });
+    expect(await t.graphql("{ me { id } }", {}, bearer)).toMatchObject({ errors: [{ extensions: { code: "UNAUTHENTICATED" } }] });
+    expect(await refresh(next!.refreshToken)).toBeUndefined();
+    expect(t.logs.some((line) => line.includes('"signed out"'))).toBe(true);
+
+    const leaks = sessionSecrets.filter((secret) => t.logs.some((line) => line.includes(secret)));
+    expect(leaks).toEqual([]);
+  });
+
   it("redacts secret-named fields a future log call might pass, but keeps error codes", () => {
     const logs = captureLogs();
     logs.logger.info({ code: "c0de", verifier: "v3rifier", grant: { code: "c0de2", accessToken: "t0ken", refresh_token: "r3fresh" } }, "oops");
