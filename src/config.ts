@@ -71,6 +71,10 @@ const environmentSchema = z
     if (env.LOGIN_TIMEOUT_MS < env.PROVIDER_TIMEOUT_MS) {
       context.addIssue({ code: "custom", path: ["LOGIN_TIMEOUT_MS"], message: "must be at least PROVIDER_TIMEOUT_MS" });
     }
+    // A session ends with its last refresh token; an access token must not outlive it.
+    if (env.REFRESH_TOKEN_TTL_S < env.SESSION_TTL_S) {
+      context.addIssue({ code: "custom", path: ["REFRESH_TOKEN_TTL_S"], message: "must be at least SESSION_TTL_S" });
+    }
   });
 
 /** The gateway's settings, parsed once at start-up from the environment. */

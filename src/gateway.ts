@@ -39,6 +39,9 @@ const SHUTDOWN_MARGIN_MS = 3_000;
  * (second in SESSION_SIGNING_KEYS) this long before it goes first.
  */
 const JWKS_MAX_AGE_S = 300;
+/** Expired refresh tokens and ended sessions are deleted this often (and once shortly after start). */
+const SESSION_PRUNE_INTERVAL_MS = 3_600_000;
+const FIRST_SESSION_PRUNE_DELAY_MS = 60_000;
 /** A health probe answers within this even when a dependency hangs. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
@@ -121,6 +124,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       database,
       cache,
     });
+    const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, SESSION_PRUNE_INTERVAL_MS, () =>
+      sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed")),
+    );
     const { port } = httpServer.server.address() as AddressInfo;
     const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
     logger.info({ url: `${url}/graphql` }, "gateway listening");
@@ -129,7 +135,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     return {
       url,
       async close() {
-        await httpServer.stop();
+        await Promise.all([httpServer.stop(), pruning.stop()]);
         await Promise.allSettled([database.close(), openCache.close()]);
       },
     };
@@ -143,6 +149,24 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
 function encryptionKeys(config: Config): Promise<[EncryptionKey, ...EncryptionKey[]]> {
   const { tokenEncryption } = config;
   return tokenEncryption.kind === "keyring" ? Promise.resolve(tokenEncryption.keys) : loadOrCreateKeyFile(tokenEncryption.file);
+}
+
+/** Runs `task` after `firstDelayMs`, then every `intervalMs`, never twice at once; `stop` waits for a run in progress. */
+function runPeriodically(firstDelayMs: number, intervalMs: number, task: () => Promise<void>): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let timer = setTimeout(function run() {
+    running = task().finally(() => {
+      running = undefined;
+      timer = setTimeout(run, intervalMs).unref();
+    });
+  }, firstDelayMs).unref();
+  return {
+    async stop() {
+      clearTimeout(timer);
+      await running;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** The configured signing keys, or outside production one generated once and kept under DATA_DIR. */

@@ -7,6 +7,11 @@ import { UnreachableCaseError } from "../unreachable.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { hashRefreshToken, isWellFormedRefreshToken, newRefreshToken, type RefreshTokenSuccession } from "./refresh-tokens.js";
 
+/** Revoked sessions stay this long for operators to see why they ended; then they are pruned. */
+const REVOKED_SESSION_RETENTION_MS = 7 * 86_400_000;
+/** Rows per DELETE when pruning: short statements, short locks. */
+const PRUNE_BATCH_SIZE = 1_000;
+
 /** The tokens a client holds for one session. */
 export interface IssuedSession {
   readonly accessToken: string;
@@ -111,6 +116,14 @@ export class SessionService {
       : await this.deps.sessions.revoke({ sessionId: session.sessionId }, "sign_out", this.now());
     this.deps.logger.info({ userId: session.userId, sessionId: session.sessionId, allSessions, revoked }, "signed out");
     return revoked;
+  }
+
+  /** Deletes expired refresh tokens and ended sessions; the gateway runs it periodically. */
+  async prune(): Promise<void> {
+    const now = this.now();
+    const keepRevokedUntil = new Date(now.getTime() - REVOKED_SESSION_RETENTION_MS);
+    const removed = await this.deps.sessions.prune(now, keepRevokedUntil, PRUNE_BATCH_SIZE);
+    if (removed.refreshTokens > 0 || removed.sessions > 0) this.deps.logger.info(removed, "pruned expired refresh tokens and ended sessions");
   }
 
   private refreshTokenExpiry(issuedAt: Date): Date {

@@ -142,4 +142,39 @@ export class SessionRepository {
           UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${reason}
           WHERE user_id = ${scope.userId}::uuid AND revoked_at IS NULL`;
   }
+
+  /**
+   * Deletes what can no longer be used: refresh tokens past their expiry or of
+   * revoked sessions, sessions without any refresh token left (their access
+   * tokens expired with the last refresh token), and revoked sessions once
+   * revoked before `keepRevokedUntil`. Deletes in batches so that no statement
+   * holds locks for long; returns how many rows went.
+   */
+  async prune(now: Date, keepRevokedUntil: Date, batchSize: number): Promise<{ refreshTokens: number; sessions: number }> {
+    const expiredTokens = await inBatches(batchSize, () => this.prisma.$executeRaw`
+      DELETE FROM refresh_tokens WHERE token_hash IN (
+        SELECT token_hash FROM refresh_tokens WHERE expires_at <= ${now} LIMIT ${batchSize}
+      )`);
+    const tokensOfRevokedSessions = await inBatches(batchSize, () => this.prisma.$executeRaw`
+      DELETE FROM refresh_tokens WHERE token_hash IN (
+        SELECT t.token_hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+        WHERE s.revoked_at IS NOT NULL LIMIT ${batchSize}
+      )`);
+    const sessions = await inBatches(batchSize, () => this.prisma.$executeRaw`
+      DELETE FROM sessions WHERE id IN (
+        SELECT s.id FROM sessions s
+        WHERE CASE WHEN s.revoked_at IS NULL
+                   THEN NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
+                   ELSE s.revoked_at <= ${keepRevokedUntil} END
+        LIMIT ${batchSize}
+      )`);
+    return { refreshTokens: expiredTokens + tokensOfRevokedSessions, sessions };
+  }
+}
+
+/** Runs a batched DELETE until a batch comes back short; returns the rows deleted in all. */
+async function inBatches(batchSize: number, deleteBatch: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let deleted = batchSize; deleted === batchSize; total += deleted) deleted = await deleteBatch();
+  return total;
 }

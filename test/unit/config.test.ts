@@ -148,6 +148,10 @@ describe("loadConfig", () => {
     expect(signingKeys.kind === "keyset" && signingKeys.keys.every((key) => !("d" in key.publicJwk))).toBe(true);
   });
 
+  it("refuses refresh tokens that expire before the access tokens issued with them", () => {
+    expect(messageOf({ SESSION_TTL_S: "3600", REFRESH_TOKEN_TTL_S: "600" })).toBe("Invalid configuration: REFRESH_TOKEN_TTL_S must be at least SESSION_TTL_S");
+  });
+
   it("reads the session lifetimes and refuses a short router secret", () => {
     const config = loadConfig({ SESSION_TTL_S: "300", REFRESH_TOKEN_TTL_S: "86400", REFRESH_REUSE_GRACE_S: "0", ROUTER_SECRET: "a-long-enough-secret" });
     expect(config.sessions).toMatchObject({ accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 86_400, reuseGraceSeconds: 0 });

@@ -27,6 +27,14 @@ describe("GraphQL error formatting", () => {
     expect(logs.lines).toEqual([]);
   });
 
+  it.each(["UNAUTHENTICATED", "FORBIDDEN"])("passes %s through in production without logging it as a fault", (code) => {
+    const logs = captureLogs();
+    const format = createErrorFormatter({ production: true, logger: logs.logger });
+    const formatted = { message: "The access token has expired; refresh the session.", path: ["me"], extensions: { code, stacktrace: ["GraphQLError: ..."] } };
+    expect(format(formatted, new GraphQLError(formatted.message))).toEqual({ message: formatted.message, path: ["me"], extensions: { code } });
+    expect(logs.lines).toEqual([]);
+  });
+
   it.each([
     ["String cannot represent a non string value: SECRET", "String cannot represent a non string value."],
     ['Int cannot represent non-integer value: "SECRET"', "Int cannot represent non-integer value."],
