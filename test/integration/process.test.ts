@@ -1,12 +1,13 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { generateSigningKeySetText, parseSigningKeys } from "../../src/auth/signing-keys.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -27,13 +28,14 @@ describe("the gateway process", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("refuses to start in production without TRUECALLER_CLIENT_ID, naming it", async () => {
+  it("refuses to start in production without TRUECALLER_CLIENT_ID or a session signing key, naming them", async () => {
     const child = startMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none", TOKEN_ENCRYPTION_KEYS: "k1:s3cret-key" });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, "exit")) as [number];
     expect(exitCode).toBe(1);
     expect(stderr).toContain("TRUECALLER_CLIENT_ID is required in production");
+    expect(stderr).toContain("SESSION_SIGNING_KEYS is required in production");
     expect(stderr).toContain("TOKEN_ENCRYPTION_KEYS must be");
     expect(stderr).not.toContain("s3cret");
   });
@@ -91,5 +93,29 @@ describe("the gateway process", () => {
     expect(exitCode).toBe(0);
     expect(output).not.toContain(secret);
     expect(output).toContain("request refused before GraphQL");
+  });
+});
+
+describe("npm run signing-key (dist/signing-key-cli.js)", () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    promisify(execFile)(process.execPath, ["dist/signing-key-cli.js", ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+  const kids = (text: string) => {
+    const parsed = parseSigningKeys(text);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    return parsed.keys.map((key) => key.kid);
+  };
+
+  it("prints a new key set the gateway accepts, and with --rotate puts a new key before the current ones", async () => {
+    const { stdout: first } = await run([]);
+    expect(kids(first)).toHaveLength(1);
+    const { stdout: rotated } = await run(["--rotate"], { SESSION_SIGNING_KEYS: first });
+    const [newKid, ...kept] = kids(rotated);
+    expect(kept).toEqual(kids(first));
+    expect(newKid).not.toBe(kept[0]);
+  });
+
+  it("refuses to rotate keys it cannot read, without echoing them", async () => {
+    const failure = await run(["--rotate"], { SESSION_SIGNING_KEYS: "hunter2" }).catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1, stderr: 'SESSION_SIGNING_KEYS must be a JSON Web Key Set: {"keys": [...]}\n' });
   });
 });
