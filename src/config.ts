@@ -61,6 +61,8 @@ const environmentSchema = z
     SESSION_TTL_S: integer(60, 86_400).default(900),
     REFRESH_TOKEN_TTL_S: integer(300, 31_622_400).default(2_592_000),
     REFRESH_REUSE_GRACE_S: integer(0, 300).default(10),
+    REVOKED_SESSION_RETENTION_DAYS: integer(0, 3_650).default(7),
+    SESSION_PRUNE_INTERVAL_S: integer(60, 86_400).default(3_600),
     ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
@@ -110,6 +112,10 @@ export interface SessionSettings {
   readonly refreshTokenTtlSeconds: number;
   /** A concurrent duplicate refresh within this window gets the same tokens; a later reuse revokes the session. */
   readonly reuseGraceSeconds: number;
+  /** Revoked sessions are kept this long (for operators), then pruned with expired refresh tokens. */
+  readonly revokedSessionRetentionDays: number;
+  /** How often each instance prunes expired refresh tokens and ended sessions. */
+  readonly pruneIntervalSeconds: number;
 }
 
 /** A setting is missing or malformed; the message names settings, never their values. */
@@ -163,6 +169,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accessTokenTtlSeconds: e.SESSION_TTL_S,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_S,
       reuseGraceSeconds: e.REFRESH_REUSE_GRACE_S,
+      revokedSessionRetentionDays: e.REVOKED_SESSION_RETENTION_DAYS,
+      pruneIntervalSeconds: e.SESSION_PRUNE_INTERVAL_S,
     },
     routerSecret: e.ROUTER_SECRET,
     truecaller:

@@ -39,8 +39,7 @@ const SHUTDOWN_MARGIN_MS = 3_000;
  * (second in SESSION_SIGNING_KEYS) this long before it goes first.
  */
 const JWKS_MAX_AGE_S = 300;
-/** Expired refresh tokens and ended sessions are deleted this often (and once shortly after start). */
-const SESSION_PRUNE_INTERVAL_MS = 3_600_000;
+/** The first pruning of expired sessions runs this soon after start; then every SESSION_PRUNE_INTERVAL_S. */
 const FIRST_SESSION_PRUNE_DELAY_MS = 60_000;
 /** A health probe answers within this even when a dependency hangs. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
@@ -103,6 +102,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       logger,
       refreshTokenTtlSeconds: config.sessions.refreshTokenTtlSeconds,
       reuseGraceSeconds: config.sessions.reuseGraceSeconds,
+      revokedSessionRetentionDays: config.sessions.revokedSessionRetentionDays,
     });
     const logins = new LoginService({
       providers: new Map(configured.map((provider) => [provider.id, provider])),
@@ -124,7 +124,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       database,
       cache,
     });
-    const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, SESSION_PRUNE_INTERVAL_MS, () =>
+    const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, config.sessions.pruneIntervalSeconds * 1000, () =>
       sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed")),
     );
     const { port } = httpServer.server.address() as AddressInfo;

@@ -1,30 +1,50 @@
 /**
- * `npm run signing-key`: prints a new value for SESSION_SIGNING_KEYS (one ES256 key).
- * `npm run signing-key -- --rotate`: prints the keys of the current SESSION_SIGNING_KEYS with a
- * new key in front of them, ready for the first step of a rotation (see README, "Sessions").
+ * `npm run signing-key`: prints SESSION_SIGNING_KEYS values. Alone, a new set of one ES256 key.
+ * The other modes read the current SESSION_SIGNING_KEYS and print it changed, one rotation step each
+ * (README, "Rotating the signing key"):
+ *   --add           a new key appended: published and trusted everywhere, not signing yet
+ *   --promote <kid> that key moved first: it signs from now on
+ *   --retire <kid>  that key removed, once no unexpired token carries it
  */
 import { generateSigningKeySetText, parseSigningKeys } from "./auth/signing-keys.js";
 
-const USAGE = "usage: npm run signing-key [-- --rotate]   (--rotate reads the current keys from SESSION_SIGNING_KEYS)";
+const USAGE = "usage: npm run signing-key [-- --add | --promote <kid> | --retire <kid>]   (these read SESSION_SIGNING_KEYS)";
+
+type Jwk = { kid: string } & Record<string, unknown>;
 
 function main(args: string[]): number {
-  if (args.length > 1 || (args.length === 1 && args[0] !== "--rotate")) {
-    console.error(USAGE);
-    return 2;
-  }
-  const fresh = JSON.parse(generateSigningKeySetText()) as { keys: unknown[] };
-  if (args[0] !== "--rotate") {
-    console.log(JSON.stringify(fresh));
-    return 0;
-  }
+  const [mode, kid, ...rest] = args;
+  const fresh = (JSON.parse(generateSigningKeySetText()) as { keys: Jwk[] }).keys;
+  if (mode === undefined) return print(fresh);
+  const wantsKid = mode === "--promote" || mode === "--retire";
+  if (rest.length > 0 || !(mode === "--add" || wantsKid) || (wantsKid ? kid === undefined : kid !== undefined)) return usage();
+
   const current = process.env.SESSION_SIGNING_KEYS?.trim() ?? "";
   const parsed = parseSigningKeys(current);
-  if (!parsed.ok) {
-    console.error(current === "" ? "SESSION_SIGNING_KEYS is not set" : `SESSION_SIGNING_KEYS ${parsed.problem}`);
-    return 1;
-  }
-  console.log(JSON.stringify({ keys: [...fresh.keys, ...(JSON.parse(current) as { keys: unknown[] }).keys] }));
+  if (!parsed.ok) return fail(current === "" ? "SESSION_SIGNING_KEYS is not set" : `SESSION_SIGNING_KEYS ${parsed.problem}`);
+  const keys = (JSON.parse(current) as { keys: Jwk[] }).keys;
+  if (mode === "--add") return print([...keys, ...fresh]);
+
+  const named = keys.find((key) => key.kid === kid);
+  if (!named) return fail(`SESSION_SIGNING_KEYS has no key with kid ${kid}`);
+  const others = keys.filter((key) => key !== named);
+  if (mode === "--promote") return print([named, ...others]);
+  return others.length === 0 ? fail("cannot retire the only key") : print(others);
+}
+
+function print(keys: Jwk[]): number {
+  console.log(JSON.stringify({ keys }));
   return 0;
+}
+
+function usage(): number {
+  console.error(USAGE);
+  return 2;
+}
+
+function fail(message: string): number {
+  console.error(message);
+  return 1;
 }
 
 process.exitCode = main(process.argv.slice(2));

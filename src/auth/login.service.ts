@@ -63,6 +63,7 @@ export class LoginService {
     const { phoneNumber, phoneNumberVerified } = profile.value;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
+    const pending = this.deps.sessions.newSession();
     const { user, created } = await this.deps.users.upsertVerifiedUser({
       phoneNumber: phoneNumber.e164,
       countryCode: phoneNumber.countryCode,
@@ -75,9 +76,9 @@ export class LoginService {
       gender: profile.value.gender,
       addressLocality: profile.value.address?.locality,
       addressPostalCode: profile.value.address?.postalCode,
-    });
+    }, pending.record);
+    const session = await this.deps.sessions.issue(pending, user);
 
-    const session = await this.deps.sessions.start(user);
     // The user is stored; a cache outage must not lose the login.
     await this.deps.providerTokens.put(providerId, user.id, token.value).catch((error: unknown) => {
       this.deps.logger.warn({ provider: providerId, userId: user.id, error: errorSummary(error) }, "provider token not cached");

@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import type { Logger } from "../logger.js";
-import type { SessionHolder, SessionRepository } from "../store/session.repository.js";
+import type { NewSession, SessionHolder, SessionRepository } from "../store/session.repository.js";
 import type { StoredUser } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { hashRefreshToken, isWellFormedRefreshToken, newRefreshToken, type RefreshTokenSuccession } from "./refresh-tokens.js";
 
-/** Revoked sessions stay this long for operators to see why they ended; then they are pruned. */
-const REVOKED_SESSION_RETENTION_MS = 7 * 86_400_000;
 /** Rows per DELETE when pruning: short statements, short locks. */
 const PRUNE_BATCH_SIZE = 1_000;
 
@@ -18,6 +16,12 @@ export interface IssuedSession {
   readonly expiresAt: Date;
   readonly refreshToken: string;
   readonly refreshTokenExpiresAt: Date;
+}
+
+/** A session about to be opened by a login: stored with the login, then issued with {@link SessionService.issue}. */
+export interface PendingSession {
+  readonly record: NewSession;
+  readonly refreshToken: string;
 }
 
 export type RefreshOutcome = { kind: "SessionRefreshed"; session: IssuedSession } | { kind: "InvalidRefreshToken" };
@@ -35,6 +39,8 @@ export interface SessionServiceDependencies {
   readonly refreshTokenTtlSeconds: number;
   /** A refresh token presented again this long after its rotation is a stolen copy. */
   readonly reuseGraceSeconds: number;
+  /** How long revoked sessions stay for operators to see why they ended. */
+  readonly revokedSessionRetentionDays: number;
   readonly now?: () => Date;
 }
 
@@ -50,20 +56,31 @@ export class SessionService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Opens a session for a user who just proved their phone number. */
-  async start(user: StoredUser): Promise<IssuedSession> {
-    const issuedAt = this.now();
-    const holder = { sessionId: uuidv7(), userId: user.id, phoneNumber: user.phoneNumber };
+  /** A new session for a login to store together with its user (one statement, so neither is stored alone). */
+  newSession(): PendingSession {
+    const createdAt = this.now();
     const refreshToken = newRefreshToken();
-    const record = { hash: hashRefreshToken(refreshToken), accessTokenId: randomUUID(), issuedAt, expiresAt: this.refreshTokenExpiry(issuedAt) };
-    await this.deps.sessions.create({ id: holder.sessionId, userId: user.id, createdAt: issuedAt }, record);
-    return this.issue(holder, refreshToken, record);
+    return {
+      record: {
+        id: uuidv7(),
+        createdAt,
+        refreshToken: { hash: hashRefreshToken(refreshToken), accessTokenId: randomUUID(), issuedAt: createdAt, expiresAt: this.refreshTokenExpiry(createdAt) },
+      },
+      refreshToken,
+    };
+  }
+
+  /** The tokens of a session the login has stored for `user`. */
+  issue(pending: PendingSession, user: StoredUser): Promise<IssuedSession> {
+    const holder = { sessionId: pending.record.id, userId: user.id, phoneNumber: user.phoneNumber };
+    return this.sign(holder, pending.refreshToken, pending.record.refreshToken);
   }
 
   /**
    * Trades a refresh token for a new pair. A concurrent duplicate within the
-   * grace window gets the same pair as the first; a reuse after it revokes
-   * the session, since one of the two presenters holds a stolen copy.
+   * grace window gets the same refresh token and an access token with the same
+   * claims; a reuse after it revokes the session, since one of the two
+   * presenters holds a stolen copy.
    */
   async refresh(refreshToken: string): Promise<RefreshOutcome> {
     if (!isWellFormedRefreshToken(refreshToken)) return { kind: "InvalidRefreshToken" };
@@ -76,20 +93,20 @@ export class SessionService {
       issuedAt,
       expiresAt: this.refreshTokenExpiry(issuedAt),
     };
-    const reusedBefore = new Date(issuedAt.getTime() - this.deps.reuseGraceSeconds * 1000);
-    const rotation = await this.deps.sessions.rotate(hashRefreshToken(refreshToken), record, reusedBefore);
+    const rotation = await this.deps.sessions.rotate(hashRefreshToken(refreshToken), record, this.deps.reuseGraceSeconds);
     switch (rotation.kind) {
       case "Rotated":
-        return { kind: "SessionRefreshed", session: await this.issue(rotation, successor.token, record) };
+        return { kind: "SessionRefreshed", session: await this.sign(rotation, successor.token, record) };
       case "RotatedWithinGrace": {
         const again = this.deps.successors.derive(refreshToken, rotation.successorKeyId);
         const stored = again === undefined ? undefined : await this.deps.sessions.findRefreshToken(rotation.successorHash);
         if (again === undefined || !stored || !hashRefreshToken(again).equals(rotation.successorHash)) {
-          // The key that derived the successor left the keyring within the grace window.
+          // The successor cannot be derived again (its key left TOKEN_ENCRYPTION_KEYS, or changed under its id)
+          // or was pruned: the duplicate cannot get the same tokens, and new ones would fork the session.
           this.deps.logger.warn({ sessionId: rotation.sessionId }, "duplicate refresh cannot be answered with the same tokens");
           return { kind: "InvalidRefreshToken" };
         }
-        return { kind: "SessionRefreshed", session: await this.issue(rotation, again, stored) };
+        return { kind: "SessionRefreshed", session: await this.sign(rotation, again, stored) };
       }
       case "Reused":
         this.deps.logger.warn({ sessionId: rotation.sessionId }, "refresh token reused after rotation: session revoked");
@@ -112,17 +129,15 @@ export class SessionService {
   /** Ends the session, or every session of its user; returns how many ended. */
   async signOut(session: { sessionId: string; userId: string }, allSessions: boolean): Promise<number> {
     const revoked = allSessions
-      ? await this.deps.sessions.revoke({ userId: session.userId }, "sign_out_all", this.now())
-      : await this.deps.sessions.revoke({ sessionId: session.sessionId }, "sign_out", this.now());
+      ? await this.deps.sessions.revoke({ userId: session.userId }, "sign_out_all")
+      : await this.deps.sessions.revoke({ sessionId: session.sessionId }, "sign_out");
     this.deps.logger.info({ userId: session.userId, sessionId: session.sessionId, allSessions, revoked }, "signed out");
     return revoked;
   }
 
   /** Deletes expired refresh tokens and ended sessions; the gateway runs it periodically. */
   async prune(): Promise<void> {
-    const now = this.now();
-    const keepRevokedUntil = new Date(now.getTime() - REVOKED_SESSION_RETENTION_MS);
-    const removed = await this.deps.sessions.prune(now, keepRevokedUntil, PRUNE_BATCH_SIZE);
+    const removed = await this.deps.sessions.prune(this.deps.revokedSessionRetentionDays, PRUNE_BATCH_SIZE);
     if (removed.refreshTokens > 0 || removed.sessions > 0) this.deps.logger.info(removed, "pruned expired refresh tokens and ended sessions");
   }
 
@@ -131,7 +146,7 @@ export class SessionService {
   }
 
   /** Signs the access token that goes with a refresh token; the same record always gives the same claims. */
-  private async issue(
+  private async sign(
     holder: SessionHolder,
     refreshToken: string,
     record: { accessTokenId: string; issuedAt: Date; expiresAt: Date },

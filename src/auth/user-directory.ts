@@ -9,8 +9,7 @@ export class UserDirectory {
   /** In the order asked; `null` for ids that name no user, including ids that are not UUIDs at all. */
   async findByIds(ids: readonly string[]): Promise<Array<StoredUser | null>> {
     const valid = [...new Set(ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
-    const found = valid.length === 0 ? [] : await this.users.findByIds(valid);
-    const byId = new Map(found.flatMap((user) => (user ? [[user.id, user] as const] : [])));
-    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+    const found = valid.length === 0 ? new Map<string, StoredUser>() : await this.users.findByIds(valid);
+    return ids.map((id) => found.get(id.toLowerCase()) ?? null);
   }
 }

@@ -41,7 +41,7 @@ export class SessionResolver {
   @Mutation(() => RefreshSessionResult, {
     description:
       "Trades a refresh token for new session tokens. Each refresh token works once; a duplicate sent within seconds gets the same " +
-      "new tokens, a later reuse ends the session.",
+      "new refresh token (and an access token with the same claims), a later reuse ends the session.",
   })
   async refreshSession(@Arg("refreshToken", () => String) refreshToken: string): Promise<typeof RefreshSessionResult> {
     return toRefreshSessionResult(await this.sessions.refresh(refreshToken));

@@ -1,8 +1,9 @@
 import type { PrismaClient } from "../generated/prisma/client.js";
+import { UnreachableCaseError } from "../unreachable.js";
 import { STORED_USER_COLUMNS, type StoredUser } from "./user.repository.js";
 
 /** Why a session ended; kept for operators and audits. */
-export type RevocationReason = "sign_out" | "sign_out_all" | "refresh_token_reused";
+export type RevocationReason = "sign_out" | "sign_out_all" | "refresh_token_reused" | "number_changed_hands";
 
 /** A refresh token as the database keeps it: its hash, and the access token issued beside it. */
 export interface RefreshTokenRecord {
@@ -11,6 +12,13 @@ export interface RefreshTokenRecord {
   readonly accessTokenId: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
+}
+
+/** A session to open with a login (see `UserRepository.upsertVerifiedUser`). */
+export interface NewSession {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly refreshToken: RefreshTokenRecord;
 }
 
 /** Who a session belongs to: what an access token needs besides its ids. */
@@ -40,34 +48,24 @@ interface RotationRow {
   successorKeyId: string | null;
 }
 
-/** Sessions and their refresh tokens. Every timestamp comes from the caller's clock, the one the tokens use. */
+/**
+ * Sessions and their refresh tokens (sessions are opened by the login
+ * statement itself). Token lifetimes come from the caller's clock, the one
+ * the tokens' `iat` uses; when a token was rotated or a session revoked, and
+ * whether that lies within the grace window, is judged by the database's
+ * clock alone, so instances whose clocks differ agree.
+ */
 export class SessionRepository {
   constructor(private readonly prisma: PrismaClient) {}
-
-  /** Opens a session for a user with its first refresh token, in one statement. */
-  async create(session: { id: string; userId: string; createdAt: Date }, refreshToken: RefreshTokenRecord): Promise<void> {
-    await this.prisma.$executeRaw`
-      WITH opened AS (
-        INSERT INTO sessions (id, user_id, created_at) VALUES (${session.id}::uuid, ${session.userId}::uuid, ${session.createdAt})
-        RETURNING id
-      )
-      INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
-      SELECT ${refreshToken.hash}, opened.id, ${refreshToken.accessTokenId}::uuid, ${refreshToken.issuedAt}, ${refreshToken.expiresAt}
-      FROM opened`;
-  }
 
   /**
    * Rotates the refresh token with hash `presentedHash` to `successor`, in one
    * statement. The presented row is locked first, so of two concurrent
-   * rotations exactly one rotates; the other waits, then sees the rotation.
-   * A token rotated before `reusedBefore` revokes its whole session.
+   * rotations exactly one rotates; the other waits, then sees the rotation
+   * (PostgreSQL re-reads a locked row once its lock holder commits). A token
+   * rotated more than `graceSeconds` ago revokes its whole session.
    */
-  async rotate(
-    presentedHash: Buffer,
-    successor: RefreshTokenRecord & { keyId: string },
-    reusedBefore: Date,
-  ): Promise<RotationResult> {
-    const now = successor.issuedAt;
+  async rotate(presentedHash: Buffer, successor: RefreshTokenRecord & { keyId: string }, graceSeconds: number): Promise<RotationResult> {
     const rows = await this.prisma.$queryRaw<RotationRow[]>`
       WITH presented AS (
         SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, t.successor_hash, t.successor_key_id,
@@ -76,17 +74,18 @@ export class SessionRepository {
         WHERE t.token_hash = ${presentedHash}
         FOR UPDATE OF t
       ), rotated AS (
-        UPDATE refresh_tokens t SET rotated_at = ${now}, successor_hash = ${successor.hash}, successor_key_id = ${successor.keyId}
+        UPDATE refresh_tokens t SET rotated_at = statement_timestamp(), successor_hash = ${successor.hash}, successor_key_id = ${successor.keyId}
         FROM presented p
-        WHERE t.token_hash = p.token_hash AND p.rotated_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > ${now}
+        WHERE t.token_hash = p.token_hash AND p.rotated_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > statement_timestamp()
         RETURNING t.session_id
       ), successor AS (
         INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
-        SELECT ${successor.hash}, session_id, ${successor.accessTokenId}::uuid, ${now}, ${successor.expiresAt} FROM rotated
+        SELECT ${successor.hash}, session_id, ${successor.accessTokenId}::uuid, ${successor.issuedAt}, ${successor.expiresAt} FROM rotated
       ), revoked AS (
-        UPDATE sessions s SET revoked_at = ${now}, revoked_reason = 'refresh_token_reused'
+        UPDATE sessions s SET revoked_at = statement_timestamp(), revoked_reason = ${REFRESH_TOKEN_REUSED}
         FROM presented p
-        WHERE s.id = p.session_id AND p.revoked_at IS NULL AND p.rotated_at < ${reusedBefore}
+        WHERE s.id = p.session_id AND p.revoked_at IS NULL
+          AND p.rotated_at < statement_timestamp() - make_interval(secs => ${graceSeconds}::float8)
         RETURNING s.id
       )
       SELECT CASE
@@ -111,6 +110,8 @@ export class SessionRepository {
         return { kind: "Reused", sessionId: row.sessionId };
       case "Unusable":
         return { kind: "Unusable" };
+      default:
+        throw new UnreachableCaseError(row.kind);
     }
   }
 
@@ -133,27 +134,27 @@ export class SessionRepository {
   }
 
   /** Revokes one session, or every session of a user; returns how many were still active. */
-  async revoke(scope: { sessionId: string } | { userId: string }, reason: RevocationReason, now: Date): Promise<number> {
+  async revoke(scope: { sessionId: string } | { userId: string }, reason: RevocationReason): Promise<number> {
     return "sessionId" in scope
       ? this.prisma.$executeRaw`
-          UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${reason}
+          UPDATE sessions SET revoked_at = statement_timestamp(), revoked_reason = ${reason}
           WHERE id = ${scope.sessionId}::uuid AND revoked_at IS NULL`
       : this.prisma.$executeRaw`
-          UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${reason}
+          UPDATE sessions SET revoked_at = statement_timestamp(), revoked_reason = ${reason}
           WHERE user_id = ${scope.userId}::uuid AND revoked_at IS NULL`;
   }
 
   /**
    * Deletes what can no longer be used: refresh tokens past their expiry or of
    * revoked sessions, sessions without any refresh token left (their access
-   * tokens expired with the last refresh token), and revoked sessions once
-   * revoked before `keepRevokedUntil`. Deletes in batches so that no statement
-   * holds locks for long; returns how many rows went.
+   * tokens expired with the last refresh token), and revoked sessions after
+   * `keepRevokedDays`. Deletes in batches so that no statement holds locks
+   * for long; returns how many rows went.
    */
-  async prune(now: Date, keepRevokedUntil: Date, batchSize: number): Promise<{ refreshTokens: number; sessions: number }> {
+  async prune(keepRevokedDays: number, batchSize: number): Promise<{ refreshTokens: number; sessions: number }> {
     const expiredTokens = await inBatches(batchSize, () => this.prisma.$executeRaw`
       DELETE FROM refresh_tokens WHERE token_hash IN (
-        SELECT token_hash FROM refresh_tokens WHERE expires_at <= ${now} LIMIT ${batchSize}
+        SELECT token_hash FROM refresh_tokens WHERE expires_at <= statement_timestamp() LIMIT ${batchSize}
       )`);
     const tokensOfRevokedSessions = await inBatches(batchSize, () => this.prisma.$executeRaw`
       DELETE FROM refresh_tokens WHERE token_hash IN (
@@ -165,12 +166,14 @@ export class SessionRepository {
         SELECT s.id FROM sessions s
         WHERE CASE WHEN s.revoked_at IS NULL
                    THEN NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
-                   ELSE s.revoked_at <= ${keepRevokedUntil} END
+                   ELSE s.revoked_at <= statement_timestamp() - make_interval(days => ${keepRevokedDays}::int) END
         LIMIT ${batchSize}
       )`);
     return { refreshTokens: expiredTokens + tokensOfRevokedSessions, sessions };
   }
 }
+
+const REFRESH_TOKEN_REUSED: RevocationReason = "refresh_token_reused";
 
 /** Runs a batched DELETE until a batch comes back short; returns the rows deleted in all. */
 async function inBatches(batchSize: number, deleteBatch: () => Promise<number>): Promise<number> {

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
+import type { NewSession, RevocationReason } from "./session.repository.js";
 
 /** Columns filled from the provider's profile (the rest are identity and bookkeeping). */
 const PROFILE_COLUMNS = [
@@ -21,6 +22,8 @@ const PROFILE_UPDATES = Prisma.raw(
     (column) => `${column} = CASE WHEN (SELECT changed_hands FROM ownership) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`,
   ).join(",\n          "),
 );
+
+const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
 
 /** The columns of a {@link StoredUser}, selected from a users row aliased `u`. */
 export const STORED_USER_COLUMNS = Prisma.raw(
@@ -69,8 +72,12 @@ export class UserRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Creates the user of a verified phone number or refreshes the existing one,
-   * and records the provider identity beside it — one statement, one round trip.
+   * Records a verified login in one statement (one round trip): creates the
+   * user of the phone number or refreshes the existing one, records the
+   * provider identity beside it, and opens `session` for the user. Opening the
+   * session in the same statement means that a login whose number changes
+   * hands at the same moment can never keep a session on the new owner's
+   * account, and that a stored login always has its session.
    *
    * Concurrent first logins of one number converge on one row through
    * `ON CONFLICT (phone_number)`; `xmax = 0` holds only for the row this
@@ -86,7 +93,7 @@ export class UserRepository {
    * unlinked, and every session of the previous owner is revoked. An identity
    * that moved to another number follows it, with a new `linked_at`.
    */
-  async upsertVerifiedUser(login: VerifiedLogin): Promise<{ user: StoredUser; created: boolean }> {
+  async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
     const profile: Record<ProfileColumn, string | undefined> = {
       country_code: login.countryCode,
       given_name: login.givenName,
@@ -123,8 +130,16 @@ export class UserRepository {
           linked_at = CASE WHEN i.user_id = EXCLUDED.user_id THEN i.linked_at ELSE EXCLUDED.linked_at END,
           last_login_at = EXCLUDED.last_login_at
       ), ended AS (
-        UPDATE sessions s SET revoked_at = now(), revoked_reason = 'number_changed_hands'
+        UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
         FROM upserted WHERE s.user_id = upserted.id AND s.revoked_at IS NULL AND (SELECT changed_hands FROM ownership)
+      ), opened AS (
+        INSERT INTO sessions (id, user_id, created_at) SELECT ${session.id}::uuid, upserted.id, ${session.createdAt} FROM upserted
+        RETURNING id
+      ), first_refresh_token AS (
+        INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
+        SELECT ${session.refreshToken.hash}, opened.id, ${session.refreshToken.accessTokenId}::uuid, ${session.refreshToken.issuedAt},
+               ${session.refreshToken.expiresAt}
+        FROM opened
       )
       SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`;
     const row = rows[0];
@@ -133,11 +148,10 @@ export class UserRepository {
     return { user, created };
   }
 
-  /** Users by id, in the order asked; `null` for an id with no user. */
-  async findByIds(ids: readonly string[]): Promise<Array<StoredUser | null>> {
+  /** The users of those ids that exist. */
+  async findByIds(ids: readonly string[]): Promise<Map<string, StoredUser>> {
     const rows = await this.prisma.$queryRaw<StoredUser[]>`
       SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[])`;
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return new Map(rows.map((row) => [row.id, row]));
   }
 }

@@ -105,17 +105,23 @@ describe("npm run signing-key (dist/signing-key-cli.js)", () => {
     return parsed.keys.map((key) => key.kid);
   };
 
-  it("prints a new key set the gateway accepts, and with --rotate puts a new key before the current ones", async () => {
+  it("prints a new key set the gateway accepts, and the three rotation steps: add, promote, retire", async () => {
     const { stdout: first } = await run([]);
-    expect(kids(first)).toHaveLength(1);
-    const { stdout: rotated } = await run(["--rotate"], { SESSION_SIGNING_KEYS: first });
-    const [newKid, ...kept] = kids(rotated);
-    expect(kept).toEqual(kids(first));
-    expect(newKid).not.toBe(kept[0]);
+    const [oldKid] = kids(first);
+    const { stdout: added } = await run(["--add"], { SESSION_SIGNING_KEYS: first });
+    const [stillSigning, newKid] = kids(added);
+    expect(stillSigning).toBe(oldKid);
+    expect(newKid).not.toBe(oldKid);
+    const { stdout: promoted } = await run(["--promote", newKid!], { SESSION_SIGNING_KEYS: added });
+    expect(kids(promoted)).toEqual([newKid, oldKid]);
+    const { stdout: retired } = await run(["--retire", oldKid!], { SESSION_SIGNING_KEYS: promoted });
+    expect(kids(retired)).toEqual([newKid]);
+    const lastKey = await run(["--retire", newKid!], { SESSION_SIGNING_KEYS: retired }).catch((error: { code: number; stderr: string }) => error);
+    expect(lastKey).toMatchObject({ code: 1, stderr: "cannot retire the only key\n" });
   });
 
-  it("refuses to rotate keys it cannot read, without echoing them", async () => {
-    const failure = await run(["--rotate"], { SESSION_SIGNING_KEYS: "hunter2" }).catch((error: { code: number; stderr: string }) => error);
+  it("refuses to change keys it cannot read, without echoing them", async () => {
+    const failure = await run(["--add"], { SESSION_SIGNING_KEYS: "hunter2" }).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 1, stderr: 'SESSION_SIGNING_KEYS must be a JSON Web Key Set: {"keys": [...]}\n' });
   });
 });

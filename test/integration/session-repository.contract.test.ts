@@ -1,13 +1,14 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
 import { applyMigrations } from "../../src/store/migrations.js";
-import { SessionRepository, type RefreshTokenRecord } from "../../src/store/session.repository.js";
-import { UserRepository } from "../../src/store/user.repository.js";
+import { SessionRepository } from "../../src/store/session.repository.js";
+import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { newSessionRecord, refreshTokenRecord } from "../helpers/sessions.js";
 
 interface Subject {
   sessions: SessionRepository;
@@ -16,138 +17,159 @@ interface Subject {
   close(): Promise<void>;
 }
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+const GRACE_SECONDS = 10;
 
-function tokenRecord(issuedAt: Date, lifetimeMs = 30 * DAY): RefreshTokenRecord {
-  return { hash: createHash("sha256").update(randomBytes(32)).digest(), accessTokenId: randomUUID(), issuedAt, expiresAt: new Date(issuedAt.getTime() + lifetimeMs) };
+function verifiedLogin(phoneNumber: string, subject: string): VerifiedLogin {
+  return {
+    phoneNumber,
+    countryCode: "IN",
+    provider: "truecaller",
+    subject,
+    givenName: undefined,
+    familyName: undefined,
+    email: undefined,
+    picture: undefined,
+    gender: undefined,
+    addressLocality: undefined,
+    addressPostalCode: undefined,
+  };
 }
 
-/** The contract SessionRepository keeps on every database it runs on. */
+/** The contract SessionRepository (with the login statement that opens sessions) keeps on every database it runs on. */
 function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
   describe(`SessionRepository contract: ${name}`, () => {
     let subject: Subject;
-    let phone = 0;
+    let phones = 0;
     beforeAll(async () => {
       subject = await open();
     });
     afterAll(async () => subject?.close());
 
-    /** A stored user with one open session, its first refresh token issued at `issuedAt`. */
-    async function openSession(issuedAt = new Date(), lifetimeMs?: number) {
-      const { user } = await subject.users.upsertVerifiedUser({
-        phoneNumber: `+91980000${String(++phone).padStart(4, "0")}`,
-        countryCode: "IN",
-        provider: "truecaller",
-        subject: `sub-${phone}`,
-        givenName: undefined,
-        familyName: undefined,
-        email: undefined,
-        picture: undefined,
-        gender: undefined,
-        addressLocality: undefined,
-        addressPostalCode: undefined,
-      });
-      const session = { id: randomUUID(), userId: user.id, createdAt: issuedAt };
-      const first = tokenRecord(issuedAt, lifetimeMs);
-      await subject.sessions.create(session, first);
-      return { user, session, first };
+    /** A login of a new number, which opens a session whose first refresh token is issued at `createdAt`. */
+    async function logIn(createdAt = new Date(), lifetimeMs?: number, number = `+91980000${String(++phones).padStart(4, "0")}`, sub = `sub-${number}`) {
+      const session = newSessionRecord(createdAt, lifetimeMs);
+      const { user } = await subject.users.upsertVerifiedUser(verifiedLogin(number, sub), session);
+      return { user, session, first: session.refreshToken };
     }
 
-    const successorAt = (issuedAt: Date) => ({ ...tokenRecord(issuedAt), keyId: "k1" });
+    const successor = () => ({ ...refreshTokenRecord(), keyId: "k1" });
 
-    it("finds the user of an open session, and only with the session's own user id", async () => {
-      const { user, session } = await openSession();
+    /** Moves a session's rotations and revocation into the past, instead of waiting. */
+    async function backdate(sessionId: string, seconds: number) {
+      await subject.prisma.$executeRaw`UPDATE refresh_tokens SET rotated_at = rotated_at - make_interval(secs => ${seconds}::float8) WHERE session_id = ${sessionId}::uuid`;
+      await subject.prisma.$executeRaw`UPDATE sessions SET revoked_at = revoked_at - make_interval(secs => ${seconds}::float8) WHERE id = ${sessionId}::uuid`;
+    }
+
+    it("opens a session with the login and finds its user, only with the session's own user id", async () => {
+      const { user, session } = await logIn();
       expect(await subject.sessions.findActiveSessionUser(session.id, user.id)).toMatchObject({ id: user.id, phoneNumber: user.phoneNumber });
       expect(await subject.sessions.findActiveSessionUser(session.id, randomUUID())).toBeUndefined();
       expect(await subject.sessions.findActiveSessionUser(randomUUID(), user.id)).toBeUndefined();
+      expect(await subject.sessions.findRefreshToken(session.refreshToken.hash)).toEqual(session.refreshToken);
+    });
+
+    it("keeps the instants it is given, whatever the database's time zone", async () => {
+      const createdAt = new Date("2026-03-01T12:34:56.789Z");
+      const { session } = await logIn(createdAt);
+      expect(await subject.sessions.findRefreshToken(session.refreshToken.hash)).toMatchObject({ issuedAt: createdAt });
+      const [row] = await subject.prisma.$queryRaw<Array<{ utc: string }>>`
+        SELECT to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS utc FROM refresh_tokens WHERE session_id = ${session.id}::uuid`;
+      expect(row?.utc).toBe("2026-03-01T12:34:56.789");
     });
 
     it("rotates once; a repeat within the grace window sees the rotation, a later one revokes the session", async () => {
-      const { user, session, first } = await openSession();
-      const now = new Date();
-      const successor = successorAt(now);
-      const graceStart = new Date(now.getTime() - 10_000);
-      expect(await subject.sessions.rotate(first.hash, successor, graceStart)).toEqual({
+      const { user, session, first } = await logIn();
+      const next = successor();
+      expect(await subject.sessions.rotate(first.hash, next, GRACE_SECONDS)).toEqual({
         kind: "Rotated",
         sessionId: session.id,
         userId: user.id,
         phoneNumber: user.phoneNumber,
       });
-      expect(await subject.sessions.findRefreshToken(successor.hash)).toEqual({
-        hash: successor.hash,
-        accessTokenId: successor.accessTokenId,
-        issuedAt: successor.issuedAt,
-        expiresAt: successor.expiresAt,
-      });
+      expect(await subject.sessions.findRefreshToken(next.hash)).toEqual({ hash: next.hash, accessTokenId: next.accessTokenId, issuedAt: next.issuedAt, expiresAt: next.expiresAt });
 
-      const repeat = await subject.sessions.rotate(first.hash, successorAt(new Date()), graceStart);
-      expect(repeat).toEqual({
+      expect(await subject.sessions.rotate(first.hash, successor(), GRACE_SECONDS)).toEqual({
         kind: "RotatedWithinGrace",
         sessionId: session.id,
         userId: user.id,
         phoneNumber: user.phoneNumber,
-        successorHash: successor.hash,
+        successorHash: next.hash,
         successorKeyId: "k1",
       });
 
-      // Eleven seconds later the rotation lies before the grace window.
-      const later = new Date(now.getTime() + 11_000);
-      expect(await subject.sessions.rotate(first.hash, successorAt(later), new Date(later.getTime() - 10_000))).toEqual({
-        kind: "Reused",
-        sessionId: session.id,
-      });
+      await backdate(session.id, GRACE_SECONDS + 1);
+      expect(await subject.sessions.rotate(first.hash, successor(), GRACE_SECONDS)).toEqual({ kind: "Reused", sessionId: session.id });
       expect(await subject.sessions.findActiveSessionUser(session.id, user.id)).toBeUndefined();
-      expect(await subject.sessions.rotate(successor.hash, successorAt(later), new Date(later.getTime() - 10_000))).toEqual({ kind: "Unusable" });
+      const [revoked] = await subject.prisma.session.findMany({ where: { id: session.id } });
+      expect(revoked?.revokedReason).toBe("refresh_token_reused");
+      expect(await subject.sessions.rotate(next.hash, successor(), GRACE_SECONDS)).toEqual({ kind: "Unusable" });
+    });
+
+    it("with no grace window, treats any repeat as reuse", async () => {
+      const { first } = await logIn();
+      expect((await subject.sessions.rotate(first.hash, successor(), 0)).kind).toBe("Rotated");
+      expect((await subject.sessions.rotate(first.hash, successor(), 0)).kind).toBe("Reused");
     });
 
     it("lets exactly one of many concurrent rotations of a token rotate; the others see it within the grace window", async () => {
-      const { first } = await openSession();
-      const now = new Date();
-      const results = await Promise.all(Array.from({ length: 8 }, () => subject.sessions.rotate(first.hash, successorAt(now), new Date(now.getTime() - 10_000))));
+      const { first } = await logIn();
+      const results = await Promise.all(Array.from({ length: 8 }, () => subject.sessions.rotate(first.hash, successor(), GRACE_SECONDS)));
       expect(results.filter((result) => result.kind === "Rotated")).toHaveLength(1);
       expect(results.filter((result) => result.kind === "RotatedWithinGrace")).toHaveLength(7);
     });
 
     it("refuses unknown and expired tokens without touching anything", async () => {
-      const issuedAt = new Date(Date.now() - 2 * MINUTE);
-      const { user, session, first } = await openSession(issuedAt, MINUTE);
-      const now = new Date();
-      expect(await subject.sessions.rotate(tokenRecord(now).hash, successorAt(now), now)).toEqual({ kind: "Unusable" });
-      expect(await subject.sessions.rotate(first.hash, successorAt(now), now)).toEqual({ kind: "Unusable" });
+      const { user, session, first } = await logIn(new Date(Date.now() - 2 * MINUTE_MS), MINUTE_MS);
+      expect(await subject.sessions.rotate(refreshTokenRecord().hash, successor(), GRACE_SECONDS)).toEqual({ kind: "Unusable" });
+      expect(await subject.sessions.rotate(first.hash, successor(), GRACE_SECONDS)).toEqual({ kind: "Unusable" });
       expect(await subject.sessions.findActiveSessionUser(session.id, user.id)).toBeDefined();
     });
 
     it("revokes one session or every session of a user, counting only the ones still open", async () => {
-      const { user, session } = await openSession();
-      const second = { id: randomUUID(), userId: user.id, createdAt: new Date() };
-      await subject.sessions.create(second, tokenRecord(new Date()));
-      const third = { id: randomUUID(), userId: user.id, createdAt: new Date() };
-      await subject.sessions.create(third, tokenRecord(new Date()));
+      const number = "+919800009001";
+      const { user, session } = await logIn(new Date(), undefined, number, "devices");
+      const second = await logIn(new Date(), undefined, number, "devices");
+      const third = await logIn(new Date(), undefined, number, "devices");
+      expect(second.user.id).toBe(user.id);
 
-      expect(await subject.sessions.revoke({ sessionId: session.id }, "sign_out", new Date())).toBe(1);
-      expect(await subject.sessions.revoke({ sessionId: session.id }, "sign_out", new Date())).toBe(0);
-      expect(await subject.sessions.findActiveSessionUser(second.id, user.id)).toBeDefined();
-      expect(await subject.sessions.revoke({ userId: user.id }, "sign_out_all", new Date())).toBe(2);
-      expect(await subject.sessions.findActiveSessionUser(third.id, user.id)).toBeUndefined();
+      expect(await subject.sessions.revoke({ sessionId: session.id }, "sign_out")).toBe(1);
+      expect(await subject.sessions.revoke({ sessionId: session.id }, "sign_out")).toBe(0);
+      expect(await subject.sessions.findActiveSessionUser(second.session.id, user.id)).toBeDefined();
+      expect(await subject.sessions.revoke({ userId: user.id }, "sign_out_all")).toBe(2);
+      expect(await subject.sessions.findActiveSessionUser(third.session.id, user.id)).toBeUndefined();
+    });
+
+    it("revokes the previous owner's sessions when the number changes hands, never the new owner's", async () => {
+      const number = "+919800009002";
+      const previous = await logIn(new Date(), undefined, number, "previous-owner");
+      const next = await logIn(new Date(), undefined, number, "new-owner");
+      expect(next.user.id).toBe(previous.user.id);
+      expect(await subject.sessions.findActiveSessionUser(previous.session.id, previous.user.id)).toBeUndefined();
+      expect(await subject.sessions.findActiveSessionUser(next.session.id, next.user.id)).toBeDefined();
+      const [revoked] = await subject.prisma.session.findMany({ where: { id: previous.session.id } });
+      expect(revoked?.revokedReason).toBe("number_changed_hands");
     });
 
     it("prunes expired tokens, tokens of revoked sessions, sessions left without tokens, and revoked sessions past retention", async () => {
-      const now = new Date();
-      const live = await openSession(now);
-      const rotated = await openSession(new Date(now.getTime() - 34 * DAY), 30 * DAY);
-      const rotatedSuccessor = tokenRecord(new Date(now.getTime() - 5 * DAY));
-      // Rotated five days ago, while the first token (expired four days ago) was still valid.
-      expect((await subject.sessions.rotate(rotated.first.hash, { ...rotatedSuccessor, keyId: "k1" }, new Date(0))).kind).toBe("Rotated");
-      const expired = await openSession(new Date(now.getTime() - 2 * DAY), DAY);
-      const revokedRecently = await openSession(now);
-      await subject.sessions.revoke({ sessionId: revokedRecently.session.id }, "sign_out", new Date(now.getTime() - DAY));
-      const revokedLongAgo = await openSession(now);
-      await subject.sessions.revoke({ sessionId: revokedLongAgo.session.id }, "sign_out", new Date(now.getTime() - 8 * DAY));
+      const now = Date.now();
+      const live = await logIn();
+      // Rotated, then its first token expired: the successor lives on.
+      const rotated = await logIn();
+      expect((await subject.sessions.rotate(rotated.first.hash, successor(), GRACE_SECONDS)).kind).toBe("Rotated");
+      await subject.prisma.$executeRaw`UPDATE refresh_tokens SET expires_at = now() - interval '1 day' WHERE token_hash = ${rotated.first.hash}`;
+      const expired = await logIn(new Date(now - 2 * DAY_MS), DAY_MS);
+      const revokedRecently = await logIn();
+      await subject.sessions.revoke({ sessionId: revokedRecently.session.id }, "sign_out");
+      await backdate(revokedRecently.session.id, DAY_MS / 1000);
+      const revokedLongAgo = await logIn();
+      await subject.sessions.revoke({ sessionId: revokedLongAgo.session.id }, "sign_out");
+      await backdate(revokedLongAgo.session.id, (8 * DAY_MS) / 1000);
 
       // A batch of 1 exercises the batching.
-      const removed = await subject.sessions.prune(now, new Date(now.getTime() - 7 * DAY), 1);
-      const tokens = async (sessionId: string) => subject.prisma.refreshToken.count({ where: { sessionId } });
+      const removed = await subject.sessions.prune(7, 1);
+      const tokens = (sessionId: string) => subject.prisma.refreshToken.count({ where: { sessionId } });
       const exists = async (sessionId: string) => (await subject.prisma.session.count({ where: { id: sessionId } })) === 1;
       expect(await tokens(live.session.id)).toBe(1);
       expect(await tokens(rotated.session.id)).toBe(1); // the expired predecessor went, the successor stays
@@ -158,24 +180,30 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
       expect(removed.refreshTokens).toBeGreaterThanOrEqual(4);
       expect(removed.sessions).toBeGreaterThanOrEqual(2);
       expect(await subject.sessions.findActiveSessionUser(live.session.id, live.user.id)).toBeDefined();
-      expect(await subject.sessions.prune(now, new Date(now.getTime() - 7 * DAY), 1)).toEqual({ refreshTokens: 0, sessions: 0 });
+      expect(await subject.sessions.prune(7, 1)).toEqual({ refreshTokens: 0, sessions: 0 });
     });
   });
 }
 
-sessionRepositoryContract("PostgreSQL", async () => {
-  const testDatabase = await createTestDatabase();
-  const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
-  return {
-    sessions: new SessionRepository(database.prisma),
-    users: new UserRepository(database.prisma),
-    prisma: database.prisma,
-    async close() {
-      await database.close();
-      await testDatabase.drop();
-    },
+function onPostgres(timeZone?: string) {
+  return async (): Promise<Subject> => {
+    const testDatabase = await createTestDatabase(timeZone ? { timeZone } : {});
+    const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
+    return {
+      sessions: new SessionRepository(database.prisma),
+      users: new UserRepository(database.prisma),
+      prisma: database.prisma,
+      async close() {
+        await database.close();
+        await testDatabase.drop();
+      },
+    };
   };
-});
+}
+
+sessionRepositoryContract("PostgreSQL", onPostgres());
+// India is five and a half hours from UTC: any instant read in the wrong zone is hours off.
+sessionRepositoryContract("PostgreSQL in Asia/Kolkata", onPostgres("Asia/Kolkata"));
 
 sessionRepositoryContract("PGlite (embedded)", async () => {
   const pglite = await PGlite.create();

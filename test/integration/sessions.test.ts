@@ -219,6 +219,48 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
       expect(await refresh(winner!.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
     });
 
+    it("gives duplicates racing on two instances the same rotated pair", async () => {
+      const other = await startGateway(loadConfig(t.env), { logger: captureLogs().logger });
+      try {
+        const { session } = await signIn();
+        const refreshOn = async (url: string) => {
+          const response = await fetch(`${url}/graphql`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ query: REFRESH, variables: { refreshToken: session.refreshToken } }),
+          });
+          return ((await response.json()) as { data: { refreshSession: { session: IssuedSession } } }).data.refreshSession.session;
+        };
+        const results = await Promise.all([t.gateway.url, other.url, t.gateway.url, other.url, t.gateway.url, other.url].map(refreshOn));
+        expect(new Set(results.map((result) => result?.refreshToken)).size).toBe(1);
+        expect(new Set(results.map((result) => decodeJwt(result.accessToken).jti)).size).toBe(1);
+        expect(await refresh(results[0]!.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("answers a duplicate with the same tokens after TOKEN_ENCRYPTION_KEYS gained a key, and refuses it once the deriving key is gone", async () => {
+      const oldKeys = t.env.TOKEN_ENCRYPTION_KEYS!;
+      const rotatedKeys = `rotated:${randomBytes(32).toString("base64")},${oldKeys}`;
+      const { session } = await signIn();
+      const first = await refreshed(session.refreshToken);
+      await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: rotatedKeys });
+      try {
+        expect((await refreshed(session.refreshToken)).refreshToken).toBe(first.refreshToken);
+
+        const other = await signIn();
+        const next = await refreshed(other.session.refreshToken); // derived with the new first key
+        await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: oldKeys });
+        expect(await refresh(other.session.refreshToken)).toMatchObject({ code: "INVALID_REFRESH_TOKEN" });
+        expect(t.logs.some((line) => line.includes("duplicate refresh cannot be answered with the same tokens"))).toBe(true);
+        // The session itself lives on: the token the first refresh handed out still works.
+        expect(await refresh(next.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
+      } finally {
+        await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: oldKeys });
+      }
+    });
+
     it("revokes the whole session family when a rotated token comes back after the grace window", async () => {
       const { session } = await signIn();
       const next = await refreshed(session.refreshToken);
@@ -324,37 +366,73 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
   });
 });
 
-describe("signing key rotation", () => {
+describe("REFRESH_REUSE_GRACE_S=0", () => {
   let t: TestGateway;
   afterAll(async () => {
     await t?.close();
   });
 
-  it("keeps old tokens valid while the old key is listed, signs new ones with the new first key, and drops retired keys", async () => {
+  it("treats any second use of a refresh token as theft and ends the session", async () => {
+    t = await startTestGateway({ env: { REFRESH_REUSE_GRACE_S: "0" } });
+    const { session } = (await t.login()) as unknown as SignedIn;
+    const refresh = (refreshToken: string) => t.graphql<{ refreshSession: Record<string, unknown> }>(REFRESH, { refreshToken });
+    const first = await refresh(session.refreshToken);
+    expect(first.data?.refreshSession.__typename).toBe("SessionRefreshed");
+    expect((await refresh(session.refreshToken)).data?.refreshSession).toMatchObject({ code: "INVALID_REFRESH_TOKEN" });
+    const next = (first.data?.refreshSession.session as IssuedSession).refreshToken;
+    expect((await refresh(next)).data?.refreshSession).toMatchObject({ code: "INVALID_REFRESH_TOKEN" });
+  });
+});
+
+describe("signing key rotation across two instances", () => {
+  let t: TestGateway;
+  let other: Gateway | undefined;
+  afterAll(async () => {
+    await other?.close();
+    await t?.close();
+  });
+
+  const keysOf = (text: string) => JSON.parse(text).keys as Array<{ kid: string }>;
+  const keySet = (...keys: Array<{ kid: string }>) => JSON.stringify({ keys });
+  async function meOn(url: string, accessToken: string) {
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ query: ME }),
+    });
+    return (await response.json()) as { data?: { me: { id: string } | null }; errors?: Array<{ extensions?: Record<string, unknown> }> };
+  }
+
+  it("publishes, then signs with, then retires a key while old and new tokens keep working on every instance", async () => {
     t = await startTestGateway();
-    const oldKeys = JSON.parse(t.env.SESSION_SIGNING_KEYS ?? "").keys as Array<{ kid: string }>;
+    const [oldKey] = keysOf(t.env.SESSION_SIGNING_KEYS ?? "");
+    const [newKey] = keysOf(generateSigningKeySetText());
     const before = (await t.login()) as unknown as SignedIn;
-    expect(decodeProtectedHeader(before.session.accessToken).kid).toBe(oldKeys[0]!.kid);
+    expect(decodeProtectedHeader(before.session.accessToken).kid).toBe(oldKey!.kid);
 
-    const newKey = (JSON.parse(generateSigningKeySetText()).keys as Array<{ kid: string }>)[0]!;
-    await t.restartGateway({ SESSION_SIGNING_KEYS: JSON.stringify({ keys: [newKey, ...oldKeys] }) });
+    // Step 1, mid rolling deploy: one instance already publishes the new key (second), the other not yet.
+    other = await startGateway(loadConfig({ ...t.env, SESSION_SIGNING_KEYS: keySet(oldKey!, newKey!) }), { logger: captureLogs().logger });
+    const published = (await (await fetch(`${other.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    expect(published.keys.map((key) => key.kid)).toEqual([oldKey!.kid, newKey!.kid]);
+    expect(await meOn(other.url, before.session.accessToken)).toMatchObject({ data: { me: { id: before.user.id } } });
 
-    const jwks = createRemoteJWKSet(new URL(`${t.gateway.url}/.well-known/jwks.json`));
-    const published = (await (await fetch(`${t.gateway.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-    expect(published.keys.map((key) => key.kid)).toEqual([newKey.kid, oldKeys[0]!.kid]);
-    const me = (accessToken: string) => t.graphql(ME, {}, { authorization: `Bearer ${accessToken}` });
-    expect(await me(before.session.accessToken)).toEqual({ data: { me: { id: before.user.id, phoneNumber: before.user.phoneNumber } } });
-    await expect(jwtVerify(before.session.accessToken, jwks, { issuer: ISSUER, audience: AUDIENCE })).resolves.toBeTruthy();
-
+    // Step 2, mid rolling deploy: one instance signs with the new key, the other only publishes it.
+    await t.restartGateway({ SESSION_SIGNING_KEYS: keySet(newKey!, oldKey!) });
     const after = (await t.login()) as unknown as SignedIn;
-    expect(decodeProtectedHeader(after.session.accessToken).kid).toBe(newKey.kid);
-    await expect(jwtVerify(after.session.accessToken, jwks, { issuer: ISSUER, audience: AUDIENCE })).resolves.toBeTruthy();
-    // A refresh re-signs with the new key too.
+    expect(decodeProtectedHeader(after.session.accessToken).kid).toBe(newKey!.kid);
+    for (const url of [t.gateway.url, other.url]) {
+      expect(await meOn(url, before.session.accessToken)).toMatchObject({ data: { me: { id: before.user.id } } });
+      expect(await meOn(url, after.session.accessToken)).toMatchObject({ data: { me: { id: after.user.id } } });
+      const jwks = createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`));
+      await expect(jwtVerify(after.session.accessToken, jwks, { issuer: ISSUER, audience: AUDIENCE })).resolves.toBeTruthy();
+    }
+    // A refresh of the old session is signed with the new key too.
     const refreshed = await t.graphql<{ refreshSession: { session: IssuedSession } }>(REFRESH, { refreshToken: before.session.refreshToken });
-    expect(decodeProtectedHeader(refreshed.data!.refreshSession.session.accessToken).kid).toBe(newKey.kid);
+    expect(decodeProtectedHeader(refreshed.data!.refreshSession.session.accessToken).kid).toBe(newKey!.kid);
 
-    await t.restartGateway({ SESSION_SIGNING_KEYS: JSON.stringify({ keys: [newKey] }) });
-    expect((await me(before.session.accessToken)).errors?.map((error) => error.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
-    expect(await me(after.session.accessToken)).toEqual({ data: { me: { id: after.user.id, phoneNumber: after.user.phoneNumber } } });
+    // Step 3: the old key is retired; what it signed is refused, the new key's tokens live on.
+    await t.restartGateway({ SESSION_SIGNING_KEYS: keySet(newKey!) });
+    expect((await meOn(t.gateway.url, before.session.accessToken)).errors?.map((error) => error.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+    expect(await meOn(t.gateway.url, after.session.accessToken)).toMatchObject({ data: { me: { id: after.user.id } } });
   });
 });

@@ -169,6 +169,16 @@ describe("Apollo subgraph compatibility (ROUTER_SECRET set, requests carry it)",
       expect(body).toEqual({ data: { _entities: [{ id: user.id, phoneNumber: user.phoneNumber }] } });
     });
 
+    it.each([
+      ["under an alias", "query ($r: [_Any!]!) { users: _entities(representations: $r) { ... on User { phoneNumber } } }"],
+      ["inside a fragment", "query ($r: [_Any!]!) { ...Lookup } fragment Lookup on Query { _entities(representations: $r) { ... on User { phoneNumber } } }"],
+      ["beside an ordinary field", "query ($r: [_Any!]!) { providers { id } _entities(representations: $r) { ... on User { phoneNumber } } }"],
+    ])("_entities %s is FORBIDDEN too", async (_name, query) => {
+      const body = await t.graphql(query, { r: [{ __typename: "User", id: user.id }] });
+      expect(body.errors?.map((error) => error.extensions?.code)).toEqual(["FORBIDDEN"]);
+      expect(JSON.stringify(body)).not.toContain(user.phoneNumber);
+    });
+
     it("ordinary queries do not need the secret", async () => {
       const body = await t.graphql("query { providers { id } }");
       expect(body).toEqual({ data: { providers: [{ id: "TRUECALLER" }] } });

@@ -6,6 +6,7 @@ import { openDatabase } from "../../src/store/database.js";
 import { applyMigrations } from "../../src/store/migrations.js";
 import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { newSessionRecord } from "../helpers/sessions.js";
 
 interface Subject {
   users: UserRepository;
@@ -30,6 +31,11 @@ function login(overrides: Partial<VerifiedLogin> = {}): VerifiedLogin {
   };
 }
 
+/** Every login opens a session; these tests look at users and identities only. */
+function upsert(subject: Subject, verified: VerifiedLogin) {
+  return subject.users.upsertVerifiedUser(verified, newSessionRecord());
+}
+
 async function identitiesOf(subject: Subject, userId: string): Promise<string[]> {
   const rows = await subject.prisma.identity.findMany({ where: { userId }, orderBy: [{ provider: "asc" }, { subject: "asc" }] });
   return rows.map((row) => `${row.provider}:${row.subject}`);
@@ -43,17 +49,17 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
 
     it("creates the user of a new number once, then finds it", async () => {
       subject = await open();
-      const first = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000001", subject: "a" }));
+      const first = await upsert(subject, login({ phoneNumber: "+919800000001", subject: "a" }));
       expect(first.created).toBe(true);
       expect(first.user).toMatchObject({ phoneNumber: "+919800000001", phoneNumberVerified: true, countryCode: "IN", givenName: "Asha", picture: null });
-      const again = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000001", subject: "a", givenName: "Asha M." }));
+      const again = await upsert(subject, login({ phoneNumber: "+919800000001", subject: "a", givenName: "Asha M." }));
       expect(again).toMatchObject({ created: false, user: { id: first.user.id, givenName: "Asha M." } });
       expect(again.user.updatedAt.getTime()).toBeGreaterThanOrEqual(first.user.updatedAt.getTime());
     });
 
     it("converges concurrent first logins of one number, exactly one created", async () => {
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000002", subject: "b" }))),
+        Array.from({ length: 20 }, () => upsert(subject, login({ phoneNumber: "+919800000002", subject: "b" }))),
       );
       expect(new Set(results.map((result) => result.user.id)).size).toBe(1);
       expect(results.filter((result) => result.created)).toHaveLength(1);
@@ -61,39 +67,39 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
     });
 
     it("keeps stored fields the provider did not send this time", async () => {
-      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000003", subject: "c" }));
-      const again = await subject.users.upsertVerifiedUser(
+      await upsert(subject, login({ phoneNumber: "+919800000003", subject: "c" }));
+      const again = await upsert(subject, 
         login({ phoneNumber: "+919800000003", subject: "c", email: undefined, addressLocality: undefined, addressPostalCode: undefined }),
       );
       expect(again.user).toMatchObject({ email: "asha@example.com", addressLocality: "Bangalore" });
     });
 
     it("replaces the previous owner's profile when another account at the provider verifies a recycled number", async () => {
-      const previous = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "old-owner" }));
-      const next = await subject.users.upsertVerifiedUser(
+      const previous = await upsert(subject, login({ phoneNumber: "+919800000004", subject: "old-owner" }));
+      const next = await upsert(subject, 
         login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", familyName: undefined, email: undefined, gender: undefined }),
       );
       expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", familyName: null, email: null, gender: null });
       // The previous owner's account is unlinked from the number it no longer holds...
       expect(await identitiesOf(subject, previous.user.id)).toEqual(["truecaller:new-owner"]);
       // ...so the new owner's next login keeps what they shared before.
-      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "new-owner", email: "ravi@example.com" }));
-      const later = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000004", subject: "new-owner", email: undefined }));
+      await upsert(subject, login({ phoneNumber: "+919800000004", subject: "new-owner", email: "ravi@example.com" }));
+      const later = await upsert(subject, login({ phoneNumber: "+919800000004", subject: "new-owner", email: undefined }));
       expect(later.user.email).toBe("ravi@example.com");
     });
 
     it("replaces the profile of a number its previous owner left for another", async () => {
-      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000007", subject: "alice", email: "alice@example.com" }));
-      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000008", subject: "alice" }));
-      const bob = await subject.users.upsertVerifiedUser(
+      await upsert(subject, login({ phoneNumber: "+919800000007", subject: "alice", email: "alice@example.com" }));
+      await upsert(subject, login({ phoneNumber: "+919800000008", subject: "alice" }));
+      const bob = await upsert(subject, 
         login({ phoneNumber: "+919800000007", subject: "bob", givenName: "Bob", email: undefined, addressLocality: undefined }),
       );
       expect(bob.user).toMatchObject({ givenName: "Bob", email: null, addressLocality: null });
     });
 
     it("keeps the profile when the same person adds another provider", async () => {
-      await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000009", subject: "tc-sub" }));
-      const other = await subject.users.upsertVerifiedUser(
+      await upsert(subject, login({ phoneNumber: "+919800000009", subject: "tc-sub" }));
+      const other = await upsert(subject, 
         login({ phoneNumber: "+919800000009", provider: "wgtwo", subject: "wg-sub", givenName: undefined, email: undefined }),
       );
       expect(other.user).toMatchObject({ givenName: "Asha", email: "asha@example.com" });
@@ -101,8 +107,8 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
     });
 
     it("moves an identity to the number it now verifies", async () => {
-      const before = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000005", subject: "mover" }));
-      const after = await subject.users.upsertVerifiedUser(login({ phoneNumber: "+919800000006", subject: "mover" }));
+      const before = await upsert(subject, login({ phoneNumber: "+919800000005", subject: "mover" }));
+      const after = await upsert(subject, login({ phoneNumber: "+919800000006", subject: "mover" }));
       expect(after.user.id).not.toBe(before.user.id);
       const identity = await subject.prisma.identity.findUniqueOrThrow({ where: { provider_subject: { provider: "truecaller", subject: "mover" } } });
       expect(identity.userId).toBe(after.user.id);

@@ -40,6 +40,8 @@ describe("loadConfig", () => {
         accessTokenTtlSeconds: 900,
         refreshTokenTtlSeconds: 2_592_000,
         reuseGraceSeconds: 10,
+        revokedSessionRetentionDays: 7,
+        pruneIntervalSeconds: 3600,
       },
       routerSecret: undefined,
       truecaller: undefined,

@@ -1,0 +1,19 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { NewSession, RefreshTokenRecord } from "../../src/store/session.repository.js";
+
+const DAY_MS = 86_400_000;
+
+/** A refresh token record as the session service makes one: a random token's hash, issued at `issuedAt`. */
+export function refreshTokenRecord(issuedAt = new Date(), lifetimeMs = 30 * DAY_MS): RefreshTokenRecord {
+  return {
+    hash: createHash("sha256").update(randomBytes(32)).digest(),
+    accessTokenId: randomUUID(),
+    issuedAt,
+    expiresAt: new Date(issuedAt.getTime() + lifetimeMs),
+  };
+}
+
+/** A session for a login to open, as the session service makes one. */
+export function newSessionRecord(createdAt = new Date(), lifetimeMs?: number): NewSession {
+  return { id: randomUUID(), createdAt, refreshToken: refreshTokenRecord(createdAt, lifetimeMs) };
+}
