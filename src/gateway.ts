@@ -20,6 +20,7 @@ import { LoginResolver } from "./graphql/login.resolver.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
+import { runPeriodically } from "./periodic.js";
 import type { PhoneLoginProvider } from "./providers/provider.js";
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
 import { openDatabase, type Database } from "./store/database.js";
@@ -149,24 +150,6 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
 function encryptionKeys(config: Config): Promise<[EncryptionKey, ...EncryptionKey[]]> {
   const { tokenEncryption } = config;
   return tokenEncryption.kind === "keyring" ? Promise.resolve(tokenEncryption.keys) : loadOrCreateKeyFile(tokenEncryption.file);
-}
-
-/** Runs `task` after `firstDelayMs`, then every `intervalMs`, never twice at once; `stop` waits for a run in progress. */
-function runPeriodically(firstDelayMs: number, intervalMs: number, task: () => Promise<void>): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  let timer = setTimeout(function run() {
-    running = task().finally(() => {
-      running = undefined;
-      timer = setTimeout(run, intervalMs).unref();
-    });
-  }, firstDelayMs).unref();
-  return {
-    async stop() {
-      clearTimeout(timer);
-      await running;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** The configured signing keys, or outside production one generated once and kept under DATA_DIR. */

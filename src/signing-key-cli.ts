@@ -28,8 +28,10 @@ function main(args: string[]): number {
   const named = keys.find((key) => key.kid === kid);
   if (!named) return fail(`SESSION_SIGNING_KEYS has no key with kid ${kid}`);
   const others = keys.filter((key) => key !== named);
-  if (mode === "--promote") return print([named, ...others]);
-  return others.length === 0 ? fail("cannot retire the only key") : print(others);
+  const signing = keys[0] === named;
+  if (mode === "--promote") return signing ? fail(`${kid} already signs`) : print([named, ...others]);
+  // Retiring the signing key would make an unpublished key sign: promote another one first.
+  return signing ? fail(`${kid} signs; promote another key first`) : print(others);
 }
 
 function print(keys: Jwk[]): number {

@@ -1,12 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import type { Logger } from "../logger.js";
-import type { NewSession, SessionHolder, SessionRepository } from "../store/session.repository.js";
+import type { NewSession, RefreshTokenRecord, SessionHolder, SessionRepository, Successor } from "../store/session.repository.js";
 import type { StoredUser } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { hashRefreshToken, isWellFormedRefreshToken, newRefreshToken, type RefreshTokenSuccession } from "./refresh-tokens.js";
 
+/**
+ * How many rotations a duplicate refresh follows to the current token. A
+ * client racing itself within the grace window rotates once or twice.
+ */
+const MAX_DUPLICATE_CHAIN = 8;
 /** Rows per DELETE when pruning: short statements, short locks. */
 const PRUNE_BATCH_SIZE = 1_000;
 
@@ -98,15 +103,14 @@ export class SessionService {
       case "Rotated":
         return { kind: "SessionRefreshed", session: await this.sign(rotation, successor.token, record) };
       case "RotatedWithinGrace": {
-        const again = this.deps.successors.derive(refreshToken, rotation.successorKeyId);
-        const stored = again === undefined ? undefined : await this.deps.sessions.findRefreshToken(rotation.successorHash);
-        if (again === undefined || !stored || !hashRefreshToken(again).equals(rotation.successorHash)) {
-          // The successor cannot be derived again (its key left TOKEN_ENCRYPTION_KEYS, or changed under its id)
-          // or was pruned: the duplicate cannot get the same tokens, and new ones would fork the session.
+        const latest = await this.latestSuccessor(refreshToken, rotation.successor);
+        if (!latest) {
+          // The chain cannot be derived again (a key left TOKEN_ENCRYPTION_KEYS, or changed under its id) or
+          // was pruned: the duplicate cannot get the tokens the first request got, and new ones would fork the session.
           this.deps.logger.warn({ sessionId: rotation.sessionId }, "duplicate refresh cannot be answered with the same tokens");
           return { kind: "InvalidRefreshToken" };
         }
-        return { kind: "SessionRefreshed", session: await this.sign(rotation, again, stored) };
+        return { kind: "SessionRefreshed", session: await this.sign(rotation, latest.token, latest.record) };
       }
       case "Reused":
         this.deps.logger.warn({ sessionId: rotation.sessionId }, "refresh token reused after rotation: session revoked");
@@ -116,6 +120,24 @@ export class SessionService {
       default:
         throw new UnreachableCaseError(rotation);
     }
+  }
+
+  /**
+   * Follows a rotated token's successors to the one not rotated yet: the
+   * answer a duplicate must get, since an older successor would already be
+   * spent and presenting it later would end the session.
+   */
+  private async latestSuccessor(token: string, successor: Successor): Promise<{ token: string; record: RefreshTokenRecord } | undefined> {
+    for (let step = 0; step < MAX_DUPLICATE_CHAIN; step++) {
+      const next = this.deps.successors.derive(token, successor.keyId);
+      if (next === undefined || !hashRefreshToken(next).equals(successor.hash)) return undefined;
+      const record = await this.deps.sessions.findRefreshToken(successor.hash);
+      if (!record) return undefined;
+      if (!record.successor) return { token: next, record };
+      token = next;
+      successor = record.successor;
+    }
+    return undefined;
   }
 
   /** The user of an access token, if its signature, lifetime and session all hold. */

@@ -3,7 +3,7 @@ import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import type { Authentication, SessionService } from "../auth/session.service.js";
 import type { UserDirectory } from "../auth/user-directory.js";
-import type { StoredUser } from "../store/user.repository.js";
+import type { StoredUser } from "../auth/login-outcome.js";
 import { AuthErrorCode } from "./format-error.js";
 
 /** RFC 6750 §2.1: `Bearer` (any case), one space run, a token68. */

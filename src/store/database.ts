@@ -12,11 +12,13 @@ const CONNECTION_TIMEOUT_MS = 5_000;
 
 /**
  * Prisma's driver adapters send a `Date` as UTC wall time without an offset,
- * which PostgreSQL reads in the session's TimeZone: a server or database set
- * to, say, Asia/Kolkata would store every instant we write 5½ hours off and
- * disagree with its own `now()`. Our sessions therefore always run in UTC.
+ * and read a timestamptz by replacing its offset with +00:00: both are right
+ * only in a UTC session. A server or database set to, say, Asia/Kolkata would
+ * otherwise store and read every instant 5½ hours off. So each connection is
+ * switched to UTC before its first query (a `TimeZone` in the URL's own
+ * `options` would override a startup parameter of ours), and start-up checks it.
  */
-const UTC_SESSION = "-c TimeZone=UTC";
+const SET_UTC = "SET TIME ZONE 'UTC'";
 
 /** Where the users live: a PostgreSQL server, or PGlite embedded in the process. */
 export type DatabaseSettings = { kind: "postgres"; url: string; poolSize: number } | { kind: "embedded"; directory: string };
@@ -37,8 +39,14 @@ export interface Database {
 export async function openDatabase(settings: DatabaseSettings): Promise<{ database: Database; appliedMigrations: string[] }> {
   if (settings.kind === "postgres") {
     const { applied } = await applyMigrations({ kind: "postgres", url: settings.url });
-    const prisma = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: settings.url, max: settings.poolSize, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS, options: UTC_SESSION }),
+    const pool = new pg.Pool({ connectionString: settings.url, max: settings.poolSize, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS });
+    // pg runs a client's queries in order, so this precedes whatever the pool hands the client out for;
+    // if it fails, that query fails on the same broken connection and reports it.
+    pool.on("connect", (client) => void client.query(SET_UTC).catch(() => {}));
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+    await requireUtc(prisma).catch(async (error: unknown) => {
+      await prisma.$disconnect();
+      throw error;
     });
     // Health probes get a connection of their own: a pool busy with logins is not a database that is down.
     const probes = new pg.Pool({ connectionString: settings.url, max: 1, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS });
@@ -51,8 +59,8 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   // PGlite needs the parent of its data directory to exist.
   await mkdir(dirname(settings.directory), { recursive: true });
   const pglite = await PGlite.create(settings.directory);
-  await pglite.exec("SET TIME ZONE 'UTC'"); // see UTC_SESSION: PGlite has one session, set here once
   try {
+    await pglite.exec(SET_UTC); // PGlite has a single session: once is enough
     const { applied } = await applyMigrations({ kind: "pglite", db: pglite });
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
     return {
@@ -62,6 +70,14 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   } catch (error) {
     await pglite.close();
     throw error;
+  }
+}
+
+/** Refuses a database whose sessions the pool could not switch to UTC (see SET_UTC). */
+async function requireUtc(prisma: PrismaClient): Promise<void> {
+  const [row] = await prisma.$queryRaw<Array<{ timeZone: string }>>`SELECT current_setting('TimeZone') AS "timeZone"`;
+  if (row?.timeZone !== "UTC") {
+    throw new Error(`database sessions run in time zone ${row?.timeZone ?? "unknown"}, not UTC; timestamps would be shifted`);
   }
 }
 

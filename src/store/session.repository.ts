@@ -3,7 +3,8 @@ import { UnreachableCaseError } from "../unreachable.js";
 import { STORED_USER_COLUMNS, type StoredUser } from "./user.repository.js";
 
 /** Why a session ended; kept for operators and audits. */
-export type RevocationReason = "sign_out" | "sign_out_all" | "refresh_token_reused" | "number_changed_hands";
+export type RevocationReason = "sign_out" | "sign_out_all" | "refresh_token_reused" | "number_changed_hands" | "identity_moved";
+const REFRESH_TOKEN_REUSED: RevocationReason = "refresh_token_reused";
 
 /** A refresh token as the database keeps it: its hash, and the access token issued beside it. */
 export interface RefreshTokenRecord {
@@ -29,11 +30,17 @@ export interface SessionHolder {
   readonly phoneNumber: string;
 }
 
+/** The token that replaced a rotated one: its hash, and the key it was derived with. */
+export interface Successor {
+  readonly hash: Buffer;
+  readonly keyId: string;
+}
+
 /** What presenting a refresh token did. */
 export type RotationResult =
   | ({ kind: "Rotated" } & SessionHolder)
   /** Rotated moments ago (within the grace window): the caller may hand out the same successor again. */
-  | ({ kind: "RotatedWithinGrace"; successorHash: Buffer; successorKeyId: string } & SessionHolder)
+  | ({ kind: "RotatedWithinGrace"; successor: Successor } & SessionHolder)
   /** Rotated before the grace window: a copy is in someone else's hands. The session is now revoked. */
   | { kind: "Reused"; sessionId: string }
   /** Unknown, expired, or its session was revoked. */
@@ -105,7 +112,7 @@ export class SessionRepository {
         return { kind: "Rotated", ...holder };
       case "RotatedWithinGrace":
         if (!row.successorHash || !row.successorKeyId) throw new Error("rotated refresh token has no successor");
-        return { kind: "RotatedWithinGrace", ...holder, successorHash: Buffer.from(row.successorHash), successorKeyId: row.successorKeyId };
+        return { kind: "RotatedWithinGrace", ...holder, successor: { hash: Buffer.from(row.successorHash), keyId: row.successorKeyId } };
       case "Reused":
         return { kind: "Reused", sessionId: row.sessionId };
       case "Unusable":
@@ -115,13 +122,17 @@ export class SessionRepository {
     }
   }
 
-  /** The stored record of a refresh token, by hash. */
-  async findRefreshToken(hash: Buffer): Promise<RefreshTokenRecord | undefined> {
-    const rows = await this.prisma.$queryRaw<Array<Omit<RefreshTokenRecord, "hash">>>`
-      SELECT access_token_id::text AS "accessTokenId", issued_at AS "issuedAt", expires_at AS "expiresAt"
+  /** The stored record of a refresh token, by hash, with its successor once it has been rotated. */
+  async findRefreshToken(hash: Buffer): Promise<(RefreshTokenRecord & { successor: Successor | undefined }) | undefined> {
+    const rows = await this.prisma.$queryRaw<Array<Omit<RefreshTokenRecord, "hash"> & { successorHash: Uint8Array | null; successorKeyId: string | null }>>`
+      SELECT access_token_id::text AS "accessTokenId", issued_at AS "issuedAt", expires_at AS "expiresAt",
+             successor_hash AS "successorHash", successor_key_id AS "successorKeyId"
       FROM refresh_tokens WHERE token_hash = ${hash}`;
     const row = rows[0];
-    return row && { hash, ...row };
+    if (!row) return undefined;
+    const { successorHash, successorKeyId, ...record } = row;
+    const successor = successorHash && successorKeyId ? { hash: Buffer.from(successorHash), keyId: successorKeyId } : undefined;
+    return { hash, ...record, successor };
   }
 
   /** The user of a session that is not revoked; `undefined` once it is. */
@@ -172,8 +183,6 @@ export class SessionRepository {
     return { refreshTokens: expiredTokens + tokensOfRevokedSessions, sessions };
   }
 }
-
-const REFRESH_TOKEN_REUSED: RevocationReason = "refresh_token_reused";
 
 /** Runs a batched DELETE until a batch comes back short; returns the rows deleted in all. */
 async function inBatches(batchSize: number, deleteBatch: () => Promise<number>): Promise<number> {

@@ -24,6 +24,9 @@ const PROFILE_UPDATES = Prisma.raw(
 );
 
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
+const IDENTITY_MOVED: RevocationReason = "identity_moved";
+/** Separates the login lock's key space from other advisory locks (Prisma's migration lock, say). */
+const PHONE_NUMBER_LOCK_SEED = 0x70686f6e; // "phon"
 
 /** The columns of a {@link StoredUser}, selected from a users row aliased `u`. */
 export const STORED_USER_COLUMNS = Prisma.raw(
@@ -72,16 +75,17 @@ export class UserRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Records a verified login in one statement (one round trip): creates the
-   * user of the phone number or refreshes the existing one, records the
-   * provider identity beside it, and opens `session` for the user. Opening the
-   * session in the same statement means that a login whose number changes
-   * hands at the same moment can never keep a session on the new owner's
-   * account, and that a stored login always has its session.
+   * Records a verified login in one statement: creates the user of the phone
+   * number or refreshes the existing one, records the provider identity beside
+   * it, and opens `session` for the user — so a stored login always has its
+   * session. Logins of one number take turns on a transaction-scoped advisory
+   * lock in one transaction: each sees what the previous one
+   * committed, so of two people verifying one number at once, the later keeps
+   * the number and the earlier's session is revoked with it.
    *
-   * Concurrent first logins of one number converge on one row through
-   * `ON CONFLICT (phone_number)`; `xmax = 0` holds only for the row this
-   * statement inserted, so exactly one of them reports `created`.
+   * Concurrent first logins of one number converge on one row; `xmax = 0`
+   * holds only for the row a statement inserted, so exactly one of them
+   * reports `created`.
    *
    * Profile fields the provider did not send (scopes not granted) keep their
    * stored values while the row belongs to the person logging in: this identity
@@ -91,7 +95,9 @@ export class UserRepository {
    * it without identities — and the stored profile is the previous owner's: it
    * is replaced whole, and the previous account's identity at this provider is
    * unlinked, and every session of the previous owner is revoked. An identity
-   * that moved to another number follows it, with a new `linked_at`.
+   * that moved to another number follows it, with a new `linked_at`, and the
+   * sessions of the account it left are revoked: their tokens claim a number
+   * that person no longer proves.
    */
   async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
     const profile: Record<ProfileColumn, string | undefined> = {
@@ -104,7 +110,11 @@ export class UserRepository {
       address_locality: login.addressLocality,
       address_postal_code: login.addressPostalCode,
     };
-    const rows = await this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
+    // Logins of one number take turns: the statement's snapshot is taken before it would wait for
+    // another login's row lock, so two at once could each miss the other and both stay linked.
+    const [, rows] = await this.prisma.$transaction([
+      this.prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${login.phoneNumber}, ${PHONE_NUMBER_LOCK_SEED}))`,
+      this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
       WITH holder AS (
         SELECT i.provider, i.subject FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
       ), ownership AS (
@@ -119,6 +129,8 @@ export class UserRepository {
           ${PROFILE_UPDATES},
           updated_at = now()
         RETURNING u.*, (u.xmax = 0) AS created
+      ), previous_link AS (
+        SELECT user_id FROM identities WHERE provider = ${login.provider} AND subject = ${login.subject}
       ), unlinked AS (
         DELETE FROM identities d USING upserted
         WHERE d.user_id = upserted.id AND d.provider = ${login.provider} AND d.subject <> ${login.subject}
@@ -132,6 +144,10 @@ export class UserRepository {
       ), ended AS (
         UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
         FROM upserted WHERE s.user_id = upserted.id AND s.revoked_at IS NULL AND (SELECT changed_hands FROM ownership)
+      ), moved_away AS (
+        UPDATE sessions s SET revoked_at = now(), revoked_reason = ${IDENTITY_MOVED}
+        FROM previous_link p, upserted
+        WHERE s.user_id = p.user_id AND p.user_id <> upserted.id AND s.revoked_at IS NULL
       ), opened AS (
         INSERT INTO sessions (id, user_id, created_at) SELECT ${session.id}::uuid, upserted.id, ${session.createdAt} FROM upserted
         RETURNING id
@@ -141,7 +157,8 @@ export class UserRepository {
                ${session.refreshToken.expiresAt}
         FROM opened
       )
-      SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`;
+      SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`,
+    ]);
     const row = rows[0];
     if (!row) throw new Error("user upsert returned no row");
     const { created, ...user } = row;

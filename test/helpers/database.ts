@@ -1,5 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
+import { openDatabase, type Database } from "../../src/store/database.js";
 import { applyMigrations } from "../../src/store/migrations.js";
 
 /** Server whose `postgres` database the tests may create and drop databases from. */
@@ -75,4 +79,17 @@ async function withAdminClient<T>(adminUrl: string, use: (client: pg.Client) => 
   } finally {
     await client.end();
   }
+}
+
+/** The embedded database (PGlite) as the gateway opens it, in a temporary directory of its own. */
+export async function openEmbeddedTestDatabase(): Promise<{ database: Database; close(): Promise<void> }> {
+  const directory = await mkdtemp(join(tmpdir(), "phonegate-pglite-"));
+  const { database } = await openDatabase({ kind: "embedded", directory: join(directory, "pglite") });
+  return {
+    database,
+    async close() {
+      await database.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
 }

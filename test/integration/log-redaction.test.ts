@@ -16,7 +16,7 @@ describe("log redaction", () => {
       }
       return response;
     };
-    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "1500", LOG_LEVEL: "trace" }, fetch: recordingFetch });
+    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "1500", LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_S: "300" }, fetch: recordingFetch });
   });
   afterAll(async () => t?.close());
 

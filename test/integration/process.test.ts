@@ -36,6 +36,7 @@ describe("the gateway process", () => {
     expect(exitCode).toBe(1);
     expect(stderr).toContain("TRUECALLER_CLIENT_ID is required in production");
     expect(stderr).toContain("SESSION_SIGNING_KEYS is required in production");
+    expect(stderr).toContain("SESSION_ISSUER is required in production");
     expect(stderr).toContain("TOKEN_ENCRYPTION_KEYS must be");
     expect(stderr).not.toContain("s3cret");
   });
@@ -116,8 +117,11 @@ describe("npm run signing-key (dist/signing-key-cli.js)", () => {
     expect(kids(promoted)).toEqual([newKid, oldKid]);
     const { stdout: retired } = await run(["--retire", oldKid!], { SESSION_SIGNING_KEYS: promoted });
     expect(kids(retired)).toEqual([newKid]);
-    const lastKey = await run(["--retire", newKid!], { SESSION_SIGNING_KEYS: retired }).catch((error: { code: number; stderr: string }) => error);
-    expect(lastKey).toMatchObject({ code: 1, stderr: "cannot retire the only key\n" });
+    const refuse = (args: string[], keys: string) => run(args, { SESSION_SIGNING_KEYS: keys }).catch((error: { code: number; stderr: string }) => error);
+    // Skipping the publish step, or promoting twice, is refused.
+    expect(await refuse(["--retire", oldKid!], added)).toMatchObject({ code: 1, stderr: `${oldKid} signs; promote another key first\n` });
+    expect(await refuse(["--promote", newKid!], promoted)).toMatchObject({ code: 1, stderr: `${newKid} already signs\n` });
+    expect(await refuse(["--retire", "nope"], promoted)).toMatchObject({ code: 1, stderr: "SESSION_SIGNING_KEYS has no key with kid nope\n" });
   });
 
   it("refuses to change keys it cannot read, without echoing them", async () => {

@@ -1,13 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { PGlite } from "@electric-sql/pglite";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
-import { applyMigrations } from "../../src/store/migrations.js";
 import { SessionRepository } from "../../src/store/session.repository.js";
 import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
-import { createTestDatabase } from "../helpers/database.js";
+import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
 import { newSessionRecord, refreshTokenRecord } from "../helpers/sessions.js";
 
 interface Subject {
@@ -88,15 +85,21 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
         userId: user.id,
         phoneNumber: user.phoneNumber,
       });
-      expect(await subject.sessions.findRefreshToken(next.hash)).toEqual({ hash: next.hash, accessTokenId: next.accessTokenId, issuedAt: next.issuedAt, expiresAt: next.expiresAt });
+      expect(await subject.sessions.findRefreshToken(next.hash)).toEqual({
+        hash: next.hash,
+        accessTokenId: next.accessTokenId,
+        issuedAt: next.issuedAt,
+        expiresAt: next.expiresAt,
+        successor: undefined,
+      });
+      expect((await subject.sessions.findRefreshToken(first.hash))?.successor).toEqual({ hash: next.hash, keyId: "k1" });
 
       expect(await subject.sessions.rotate(first.hash, successor(), GRACE_SECONDS)).toEqual({
         kind: "RotatedWithinGrace",
         sessionId: session.id,
         userId: user.id,
         phoneNumber: user.phoneNumber,
-        successorHash: next.hash,
-        successorKeyId: "k1",
+        successor: { hash: next.hash, keyId: "k1" },
       });
 
       await backdate(session.id, GRACE_SECONDS + 1);
@@ -152,6 +155,30 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
       expect(revoked?.revokedReason).toBe("number_changed_hands");
     });
 
+    it("leaves exactly one of two people verifying one number at once linked, holding the only live session", async () => {
+      for (let round = 0; round < 12; round++) {
+        const number = `+91980001${String(round).padStart(4, "0")}`;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const [a, b] = await Promise.all([logIn(new Date(), undefined, number, "person-a"), logIn(new Date(), undefined, number, "person-b")]);
+          const identities = await subject.prisma.identity.findMany({ where: { userId: a.user.id, provider: "truecaller" } });
+          expect(identities).toHaveLength(1);
+          const live = await subject.prisma.session.findMany({ where: { userId: a.user.id, revokedAt: null } });
+          const owner = identities[0]!.subject === "person-a" ? a : b;
+          expect(live.map((session) => session.id)).toEqual([owner.session.id]);
+        }
+      }
+    });
+
+    it("revokes the sessions of the account an identity leaves for another number", async () => {
+      const before = await logIn(new Date(), undefined, "+919800009003", "moving-person");
+      const after = await logIn(new Date(), undefined, "+919800009004", "moving-person");
+      expect(after.user.id).not.toBe(before.user.id);
+      expect(await subject.sessions.findActiveSessionUser(before.session.id, before.user.id)).toBeUndefined();
+      expect(await subject.sessions.findActiveSessionUser(after.session.id, after.user.id)).toBeDefined();
+      const [revoked] = await subject.prisma.session.findMany({ where: { id: before.session.id } });
+      expect(revoked?.revokedReason).toBe("identity_moved");
+    });
+
     it("prunes expired tokens, tokens of revoked sessions, sessions left without tokens, and revoked sessions past retention", async () => {
       const now = Date.now();
       const live = await logIn();
@@ -185,10 +212,12 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
   });
 }
 
-function onPostgres(timeZone?: string) {
+function onPostgres(zone?: { database: string } | { url: string }) {
   return async (): Promise<Subject> => {
-    const testDatabase = await createTestDatabase(timeZone ? { timeZone } : {});
-    const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
+    const testDatabase = await createTestDatabase(zone && "database" in zone ? { timeZone: zone.database } : {});
+    const url = new URL(testDatabase.url);
+    if (zone && "url" in zone) url.searchParams.set("options", `-c TimeZone=${zone.url}`);
+    const { database } = await openDatabase({ kind: "postgres", url: url.href, poolSize: 10 });
     return {
       sessions: new SessionRepository(database.prisma),
       users: new UserRepository(database.prisma),
@@ -203,19 +232,10 @@ function onPostgres(timeZone?: string) {
 
 sessionRepositoryContract("PostgreSQL", onPostgres());
 // India is five and a half hours from UTC: any instant read in the wrong zone is hours off.
-sessionRepositoryContract("PostgreSQL in Asia/Kolkata", onPostgres("Asia/Kolkata"));
+sessionRepositoryContract("PostgreSQL in Asia/Kolkata", onPostgres({ database: "Asia/Kolkata" }));
+sessionRepositoryContract("PostgreSQL with Asia/Kolkata in its URL", onPostgres({ url: "Asia/Kolkata" }));
 
 sessionRepositoryContract("PGlite (embedded)", async () => {
-  const pglite = await PGlite.create();
-  await applyMigrations({ kind: "pglite", db: pglite });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  return {
-    sessions: new SessionRepository(prisma),
-    users: new UserRepository(prisma),
-    prisma,
-    async close() {
-      await prisma.$disconnect();
-      await pglite.close();
-    },
-  };
+  const { database, close } = await openEmbeddedTestDatabase();
+  return { sessions: new SessionRepository(database.prisma), users: new UserRepository(database.prisma), prisma: database.prisma, close };
 });

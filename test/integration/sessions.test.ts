@@ -219,6 +219,17 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
       expect(await refresh(winner!.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
     });
 
+    it("answers a late duplicate with the newest tokens when the first answer has been refreshed again", async () => {
+      const { session } = await signIn();
+      const second = await refreshed(session.refreshToken);
+      const third = await refreshed(second.refreshToken);
+      // The first request's twin arrives after the client already used the first answer.
+      const twin = await refreshed(session.refreshToken);
+      expect(twin.refreshToken).toBe(third.refreshToken);
+      expect(decodeJwt(twin.accessToken).jti).toBe(decodeJwt(third.accessToken).jti);
+      expect(await refresh(twin.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
+    });
+
     it("gives duplicates racing on two instances the same rotated pair", async () => {
       const other = await startGateway(loadConfig(t.env), { logger: captureLogs().logger });
       try {
@@ -243,6 +254,8 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
     it("answers a duplicate with the same tokens after TOKEN_ENCRYPTION_KEYS gained a key, and refuses it once the deriving key is gone", async () => {
       const oldKeys = t.env.TOKEN_ENCRYPTION_KEYS!;
       const rotatedKeys = `rotated:${randomBytes(32).toString("base64")},${oldKeys}`;
+      // Restarts take seconds on a slow machine: a wide grace window keeps the duplicates within it.
+      await t.restartGateway({ REFRESH_REUSE_GRACE_S: "300" });
       const { session } = await signIn();
       const first = await refreshed(session.refreshToken);
       await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: rotatedKeys });
@@ -257,7 +270,7 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
         // The session itself lives on: the token the first refresh handed out still works.
         expect(await refresh(next.refreshToken)).toMatchObject({ __typename: "SessionRefreshed" });
       } finally {
-        await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: oldKeys });
+        await t.restartGateway({ TOKEN_ENCRYPTION_KEYS: oldKeys, REFRESH_REUSE_GRACE_S: "10" });
       }
     });
 

@@ -1,11 +1,8 @@
-import { PGlite } from "@electric-sql/pglite";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
-import { applyMigrations } from "../../src/store/migrations.js";
 import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
-import { createTestDatabase } from "../helpers/database.js";
+import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
 import { newSessionRecord } from "../helpers/sessions.js";
 
 interface Subject {
@@ -68,7 +65,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
 
     it("keeps stored fields the provider did not send this time", async () => {
       await upsert(subject, login({ phoneNumber: "+919800000003", subject: "c" }));
-      const again = await upsert(subject, 
+      const again = await upsert(subject,
         login({ phoneNumber: "+919800000003", subject: "c", email: undefined, addressLocality: undefined, addressPostalCode: undefined }),
       );
       expect(again.user).toMatchObject({ email: "asha@example.com", addressLocality: "Bangalore" });
@@ -76,7 +73,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
 
     it("replaces the previous owner's profile when another account at the provider verifies a recycled number", async () => {
       const previous = await upsert(subject, login({ phoneNumber: "+919800000004", subject: "old-owner" }));
-      const next = await upsert(subject, 
+      const next = await upsert(subject,
         login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", familyName: undefined, email: undefined, gender: undefined }),
       );
       expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", familyName: null, email: null, gender: null });
@@ -91,7 +88,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
     it("replaces the profile of a number its previous owner left for another", async () => {
       await upsert(subject, login({ phoneNumber: "+919800000007", subject: "alice", email: "alice@example.com" }));
       await upsert(subject, login({ phoneNumber: "+919800000008", subject: "alice" }));
-      const bob = await upsert(subject, 
+      const bob = await upsert(subject,
         login({ phoneNumber: "+919800000007", subject: "bob", givenName: "Bob", email: undefined, addressLocality: undefined }),
       );
       expect(bob.user).toMatchObject({ givenName: "Bob", email: null, addressLocality: null });
@@ -99,7 +96,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
 
     it("keeps the profile when the same person adds another provider", async () => {
       await upsert(subject, login({ phoneNumber: "+919800000009", subject: "tc-sub" }));
-      const other = await upsert(subject, 
+      const other = await upsert(subject,
         login({ phoneNumber: "+919800000009", provider: "wgtwo", subject: "wg-sub", givenName: undefined, email: undefined }),
       );
       expect(other.user).toMatchObject({ givenName: "Asha", email: "asha@example.com" });
@@ -130,15 +127,6 @@ userRepositoryContract("PostgreSQL", async () => {
 });
 
 userRepositoryContract("PGlite (embedded)", async () => {
-  const pglite = await PGlite.create();
-  await applyMigrations({ kind: "pglite", db: pglite });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  return {
-    users: new UserRepository(prisma),
-    prisma,
-    async close() {
-      await prisma.$disconnect();
-      await pglite.close();
-    },
-  };
+  const { database, close } = await openEmbeddedTestDatabase();
+  return { users: new UserRepository(database.prisma), prisma: database.prisma, close };
 });

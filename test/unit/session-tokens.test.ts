@@ -37,12 +37,14 @@ describe("AccessTokens", () => {
     expect(await tokens.verify(token)).toEqual({ ok: true, userId: issued.userId, sessionId: issued.sessionId });
   });
 
-  it("tells expired tokens from invalid ones, and tolerates a few seconds of clock skew", async () => {
+  it("tells expired tokens from invalid ones, tolerates a few seconds of clock skew, and refuses tokens from the future", async () => {
     const tokens = new AccessTokens({ ...settings, keys: keySet(generateSigningKeySetText()) });
     const expired = await tokens.sign(claims(new Date(Date.now() - 901_000 - 10_000)));
     expect(await tokens.verify(expired.token)).toEqual({ ok: false, reason: "expired" });
     const fromAFastClock = await tokens.sign(claims(new Date(Date.now() + 3_000)));
     expect((await tokens.verify(fromAFastClock.token)).ok).toBe(true);
+    const fromTheFuture = await tokens.sign(claims(new Date(Date.now() + 60_000)));
+    expect(await tokens.verify(fromTheFuture.token)).toEqual({ ok: false, reason: "invalid" });
     const justExpired = await tokens.sign(claims(new Date(Date.now() - 902_000)));
     expect((await tokens.verify(justExpired.token)).ok).toBe(true);
   });
