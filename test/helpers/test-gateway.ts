@@ -28,11 +28,7 @@ export interface TestGateway {
   /** The environment the gateway was started with (keys included). */
   readonly env: Readonly<Record<string, string>>;
   /** Sends a GraphQL operation over HTTP and returns the parsed response body. */
-  graphql<T = Record<string, unknown>>(
-    query: string,
-    variables?: Record<string, unknown>,
-    headers?: Record<string, string>,
-  ): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphqlResponse<T>>;
   /** Runs verifyTruecaller and returns its result object. */
   verify(code: string, verifier: string): Promise<Record<string, unknown>>;
   /** Mints a code at the emulator (a generated verifier) and verifies it. */
@@ -40,6 +36,26 @@ export interface TestGateway {
   /** Stops the gateway and starts a new one on the same database, Redis key space and emulator, with `env` changed. */
   restartGateway(env?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface GraphqlResponse<T> {
+  data?: T;
+  errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+/** Sends a GraphQL operation to the gateway at `baseUrl` over HTTP and returns the parsed response body. */
+export async function postGraphql<T = Record<string, unknown>>(
+  baseUrl: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<GraphqlResponse<T>> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphqlResponse<T>;
 }
 
 export const VERIFY_MUTATION = /* GraphQL */ `
@@ -100,14 +116,7 @@ export async function startTestGateway(
     throw error;
   }
 
-  const graphql: TestGateway["graphql"] = async (query, variables, headers) => {
-    const response = await fetch(`${gateway.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await response.json()) as never;
-  };
+  const graphql: TestGateway["graphql"] = (query, variables, headers) => postGraphql(gateway.url, query, variables, headers);
   const verify: TestGateway["verify"] = async (code, verifier) => {
     const body = await graphql<{ verifyTruecaller: Record<string, unknown> }>(VERIFY_MUTATION, { code, verifier });
     if (!body.data) throw new Error(`verifyTruecaller failed: ${JSON.stringify(body.errors)}`);

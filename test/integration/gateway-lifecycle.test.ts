@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/config.js";
 import { createTruecallerEmulator } from "../../src/emulator/truecaller-emulator.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
-import { startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
+import { postGraphql, startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
 describe("restart persistence (PostgreSQL + Redis)", () => {
   let t: TestGateway;
@@ -33,14 +33,8 @@ describe("embedded mode (no DATABASE_URL, no REDIS_URL)", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function post(url: string, query: string, variables: Record<string, unknown>, accessToken?: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const post = (url: string, query: string, variables: Record<string, unknown>, accessToken?: string) =>
+    postGraphql(url, query, variables, accessToken ? { authorization: `Bearer ${accessToken}` } : {});
 
   async function verify(url: string, phone: string): Promise<Record<string, unknown>> {
     const minted = emulator.mintCode({ profile: { phone_number: phone, sub: `sub-${phone}` } });

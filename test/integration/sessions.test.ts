@@ -6,7 +6,7 @@ import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { loadConfig } from "../../src/config.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
-import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { postGraphql, startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 
 const ISSUER = "https://phonegate.test";
 const AUDIENCE = "phonegate-test-api";
@@ -234,14 +234,8 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
       const other = await startGateway(loadConfig(t.env), { logger: captureLogs().logger });
       try {
         const { session } = await signIn();
-        const refreshOn = async (url: string) => {
-          const response = await fetch(`${url}/graphql`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ query: REFRESH, variables: { refreshToken: session.refreshToken } }),
-          });
-          return ((await response.json()) as { data: { refreshSession: { session: IssuedSession } } }).data.refreshSession.session;
-        };
+        const refreshOn = async (url: string) =>
+          (await postGraphql<{ refreshSession: { session: IssuedSession } }>(url, REFRESH, { refreshToken: session.refreshToken })).data!.refreshSession.session;
         const results = await Promise.all([t.gateway.url, other.url, t.gateway.url, other.url, t.gateway.url, other.url].map(refreshOn));
         expect(new Set(results.map((result) => result?.refreshToken)).size).toBe(1);
         expect(new Set(results.map((result) => decodeJwt(result.accessToken).jti)).size).toBe(1);
@@ -353,12 +347,7 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
       const other = await startGateway(loadConfig(t.env), { logger: captureLogs().logger });
       try {
         const { user, session } = await signIn();
-        const onOther = (accessToken: string) =>
-          fetch(`${other.url}/graphql`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
-            body: JSON.stringify({ query: ME }),
-          }).then((response) => response.json() as Promise<{ data?: unknown; errors?: Array<{ extensions?: Record<string, unknown> }> }>);
+        const onOther = (accessToken: string) => postGraphql(other.url, ME, {}, { authorization: `Bearer ${accessToken}` });
         expect(await onOther(session.accessToken)).toEqual({ data: { me: { id: user.id, phoneNumber: user.phoneNumber } } });
         await signOut(session.accessToken);
         expectUnauthenticated(await onOther(session.accessToken));
@@ -407,14 +396,7 @@ describe("signing key rotation across two instances", () => {
 
   const keysOf = (text: string) => JSON.parse(text).keys as Array<{ kid: string }>;
   const keySet = (...keys: Array<{ kid: string }>) => JSON.stringify({ keys });
-  async function meOn(url: string, accessToken: string) {
-    const response = await fetch(`${url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
-      body: JSON.stringify({ query: ME }),
-    });
-    return (await response.json()) as { data?: { me: { id: string } | null }; errors?: Array<{ extensions?: Record<string, unknown> }> };
-  }
+  const meOn = (url: string, accessToken: string) => postGraphql(url, ME, {}, { authorization: `Bearer ${accessToken}` });
 
   it("publishes, then signs with, then retires a key while old and new tokens keep working on every instance", async () => {
     t = await startTestGateway();
