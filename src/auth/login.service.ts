@@ -1,7 +1,7 @@
 import { errorSummary, type Logger } from "../logger.js";
 import type { PhoneLoginProvider, ProviderFailure, ProviderId } from "../providers/provider.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
-import type { UserRepository } from "../store/user.repository.js";
+import type { UserRepository, VerifiedLogin } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import { validateCodeGrant } from "./login-input.js";
 import type { LoginOutcome } from "./login-outcome.js";
@@ -63,8 +63,7 @@ export class LoginService {
     const { phoneNumber, phoneNumberVerified } = profile.value;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
-    const pending = this.deps.sessions.newSession();
-    const { user, created } = await this.deps.users.upsertVerifiedUser({
+    const verified: VerifiedLogin = {
       phoneNumber: phoneNumber.e164,
       countryCode: phoneNumber.countryCode,
       provider: providerId,
@@ -76,7 +75,9 @@ export class LoginService {
       gender: profile.value.gender,
       addressLocality: profile.value.address?.locality,
       addressPostalCode: profile.value.address?.postalCode,
-    }, pending.record);
+    };
+    const pending = this.deps.sessions.newSession();
+    const { user, created } = await this.deps.users.upsertVerifiedUser(verified, pending.record);
     const session = await this.deps.sessions.issue(pending, user);
 
     // The user is stored; a cache outage must not lose the login.

@@ -31,10 +31,10 @@ export interface PendingSession {
 
 export type RefreshOutcome = { kind: "SessionRefreshed"; session: IssuedSession } | { kind: "InvalidRefreshToken" };
 
+/** The signed-in user of an access token, and its session. */
+export type Authenticated = { kind: "Authenticated"; user: StoredUser; sessionId: string };
 /** The signed-in user behind an access token, or why there is none. */
-export type Authentication =
-  | { kind: "Authenticated"; user: StoredUser; sessionId: string }
-  | { kind: "Unauthenticated"; reason: "invalid" | "expired" | "revoked" };
+export type Authentication = Authenticated | { kind: "Unauthenticated"; reason: "invalid" | "expired" | "revoked" };
 
 export interface SessionServiceDependencies {
   readonly sessions: SessionRepository;

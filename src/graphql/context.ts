@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
-import type { Authentication, SessionService } from "../auth/session.service.js";
+import type { Authenticated, Authentication, SessionService } from "../auth/session.service.js";
 import type { UserDirectory } from "../auth/user-directory.js";
 import type { StoredUser } from "../auth/login-outcome.js";
 import { AuthErrorCode } from "./format-error.js";
@@ -16,7 +16,7 @@ export interface GatewayContext {
    * request: `undefined` without an Authorization header. A header that is
    * not a valid, unexpired, unrevoked Bearer token answers UNAUTHENTICATED.
    */
-  authenticated(): Promise<Extract<Authentication, { kind: "Authenticated" }> | undefined>;
+  authenticated(): Promise<Authenticated | undefined>;
   /** False when ROUTER_SECRET is set and this request did not carry it: no `_entities` then. */
   readonly fromRouter: boolean;
   /** Users by id, batched per request (the router asks for many entities at once). */
@@ -66,7 +66,7 @@ function unauthenticated(reason: keyof typeof UNAUTHENTICATED_MESSAGES): GraphQL
 }
 
 /** Signed-in user required: throws UNAUTHENTICATED without a credential too. */
-export async function requireAuthenticated(context: GatewayContext): Promise<Extract<Authentication, { kind: "Authenticated" }>> {
+export async function requireAuthenticated(context: GatewayContext): Promise<Authenticated> {
   const authenticated = await context.authenticated();
   if (!authenticated) throw new GraphQLError("Sign in first: send Authorization: Bearer <accessToken>.", { extensions: { code: AuthErrorCode.UNAUTHENTICATED } });
   return authenticated;
