@@ -39,10 +39,15 @@ export interface Database {
 export async function openDatabase(settings: DatabaseSettings): Promise<{ database: Database; appliedMigrations: string[] }> {
   if (settings.kind === "postgres") {
     const { applied } = await applyMigrations({ kind: "postgres", url: settings.url });
-    const pool = new pg.Pool({ connectionString: settings.url, max: settings.poolSize, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS });
-    // pg runs a client's queries in order, so this precedes whatever the pool hands the client out for;
-    // if it fails, that query fails on the same broken connection and reports it.
-    pool.on("connect", (client) => void client.query(SET_UTC).catch(() => {}));
+    const pool = new pg.Pool({
+      connectionString: settings.url,
+      max: settings.poolSize,
+      connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+      // Awaited before the pool hands the connection out; a failure fails that checkout.
+      onConnect: async (client) => {
+        await client.query(SET_UTC);
+      },
+    });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
     await requireUtc(prisma).catch(async (error: unknown) => {
       await prisma.$disconnect();
