@@ -7,10 +7,13 @@ export function runPeriodically(firstDelayMs: number, intervalMs: number, task: 
   let stopped = false;
   let running: Promise<void> | undefined;
   let timer = setTimeout(function run() {
-    running = task().finally(() => {
-      running = undefined;
-      if (!stopped) timer = setTimeout(run, intervalMs).unref();
-    });
+    // The task reports its own failures; a rejection here must not crash the process.
+    running = task()
+      .catch(() => {})
+      .finally(() => {
+        running = undefined;
+        if (!stopped) timer = setTimeout(run, intervalMs).unref();
+      });
   }, firstDelayMs).unref();
   return {
     async stop() {

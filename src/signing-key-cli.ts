@@ -30,8 +30,9 @@ function main(args: string[]): number {
   const others = keys.filter((key) => key !== named);
   const signing = keys[0] === named;
   if (mode === "--promote") return signing ? fail(`${kid} already signs`) : print([named, ...others]);
-  // Retiring the signing key would make an unpublished key sign: promote another one first.
-  return signing ? fail(`${kid} signs; promote another key first`) : print(others);
+  // Retiring the signing key would make a key sign that may not be published everywhere yet.
+  if (signing) return fail(others.length === 0 ? `${kid} is the only key; --add another and promote it first` : `${kid} signs; promote another key first`);
+  return print(others);
 }
 
 function print(keys: Jwk[]): number {

@@ -74,8 +74,6 @@ export class AccessTokens {
         audience: this.settings.audience,
         algorithms: [...SIGNING_ALGORITHMS],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        // Also makes jose check `iat`: a token from the future is refused, not only an expired one.
-        maxTokenAge: this.settings.ttlSeconds,
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return { ok: false, reason: "invalid" };

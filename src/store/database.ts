@@ -11,14 +11,21 @@ import { applyMigrations } from "./migrations.js";
 const CONNECTION_TIMEOUT_MS = 5_000;
 
 /**
- * Prisma's driver adapters send a `Date` as UTC wall time without an offset,
- * and read a timestamptz by replacing its offset with +00:00: both are right
- * only in a UTC session. A server or database set to, say, Asia/Kolkata would
- * otherwise store and read every instant 5½ hours off. So each connection is
- * switched to UTC before its first query (a `TimeZone` in the URL's own
- * `options` would override a startup parameter of ours), and start-up checks it.
+ * What every database session of the gateway must run with, whatever the
+ * server, database or URL says (a URL's own `options` would override startup
+ * parameters of ours, so each connection is set before its first query, and
+ * start-up checks that it took):
+ * - UTC: Prisma's driver adapters send a `Date` as UTC wall time without an
+ *   offset and read a timestamptz by replacing its offset with +00:00, both
+ *   right only in UTC. In, say, Asia/Kolkata every instant would be 5½ h off.
+ * - READ COMMITTED: the login and refresh statements rely on each statement
+ *   seeing what committed before it (after waiting for a lock); under
+ *   REPEATABLE READ or SERIALIZABLE they would fail with serialization errors.
  */
-const SET_UTC = "SET TIME ZONE 'UTC'";
+const SESSION_SETTINGS = { TimeZone: "UTC", default_transaction_isolation: "read committed" } as const;
+const APPLY_SESSION_SETTINGS = Object.entries(SESSION_SETTINGS)
+  .map(([name, value]) => `SET ${name} = '${value}'`)
+  .join("; ");
 
 /** Where the users live: a PostgreSQL server, or PGlite embedded in the process. */
 export type DatabaseSettings = { kind: "postgres"; url: string; poolSize: number } | { kind: "embedded"; directory: string };
@@ -45,11 +52,11 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
       connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
       // Awaited before the pool hands the connection out; a failure fails that checkout.
       onConnect: async (client) => {
-        await client.query(SET_UTC);
+        await client.query(APPLY_SESSION_SETTINGS);
       },
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
-    await requireUtc(prisma).catch(async (error: unknown) => {
+    await requireSessionSettings(prisma).catch(async (error: unknown) => {
       await prisma.$disconnect();
       throw error;
     });
@@ -65,7 +72,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   await mkdir(dirname(settings.directory), { recursive: true });
   const pglite = await PGlite.create(settings.directory);
   try {
-    await pglite.exec(SET_UTC); // PGlite has a single session: once is enough
+    await pglite.exec(APPLY_SESSION_SETTINGS); // PGlite has a single session: once is enough
     const { applied } = await applyMigrations({ kind: "pglite", db: pglite });
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
     return {
@@ -78,11 +85,12 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
   }
 }
 
-/** Refuses a database whose sessions the pool could not switch to UTC (see SET_UTC). */
-async function requireUtc(prisma: PrismaClient): Promise<void> {
-  const [row] = await prisma.$queryRaw<Array<{ timeZone: string }>>`SELECT current_setting('TimeZone') AS "timeZone"`;
-  if (row?.timeZone !== "UTC") {
-    throw new Error(`database sessions run in time zone ${row?.timeZone ?? "unknown"}, not UTC; timestamps would be shifted`);
+/** Refuses a database whose sessions did not take SESSION_SETTINGS (a pooler may drop them, for one). */
+async function requireSessionSettings(prisma: PrismaClient): Promise<void> {
+  const [row] = await prisma.$queryRaw<Array<Record<keyof typeof SESSION_SETTINGS, string>>>`
+    SELECT current_setting('TimeZone') AS "TimeZone", current_setting('default_transaction_isolation') AS "default_transaction_isolation"`;
+  for (const [name, value] of Object.entries(SESSION_SETTINGS) as Array<[keyof typeof SESSION_SETTINGS, string]>) {
+    if (row?.[name] !== value) throw new Error(`database sessions run with ${name} = ${row?.[name] ?? "unknown"}, not ${value}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
 import type { NewSession, RevocationReason } from "./session.repository.js";
@@ -25,8 +26,13 @@ const PROFILE_UPDATES = Prisma.raw(
 
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
 const IDENTITY_MOVED: RevocationReason = "identity_moved";
-/** Separates the login lock's key space from other advisory locks (Prisma's migration lock, say). */
-const PHONE_NUMBER_LOCK_SEED = 0x70686f6e; // "phon"
+/**
+ * The first key of the login's advisory locks (the two-int4 form, a key space
+ * apart from one-bigint locks such as Prisma's migration lock).
+ */
+const LOGIN_LOCK_CLASS = 0x70686f6e; // "phon"
+/** Waits this long for a pooled connection to start the login transaction, as other queries do. */
+const LOGIN_TRANSACTION_MAX_WAIT_MS = 5_000;
 
 /** The columns of a {@link StoredUser}, selected from a users row aliased `u`. */
 export const STORED_USER_COLUMNS = Prisma.raw(
@@ -78,8 +84,8 @@ export class UserRepository {
    * Records a verified login in one statement: creates the user of the phone
    * number or refreshes the existing one, records the provider identity beside
    * it, and opens `session` for the user — so a stored login always has its
-   * session. Logins of one number take turns on a transaction-scoped advisory
-   * lock in one transaction: each sees what the previous one
+   * session. Logins of one number, and of one provider account, take turns on
+   * transaction-scoped advisory locks: each sees what the previous one
    * committed, so of two people verifying one number at once, the later keeps
    * the number and the earlier's session is revoked with it.
    *
@@ -95,9 +101,9 @@ export class UserRepository {
    * it without identities — and the stored profile is the previous owner's: it
    * is replaced whole, and the previous account's identity at this provider is
    * unlinked, and every session of the previous owner is revoked. An identity
-   * that moved to another number follows it, with a new `linked_at`, and the
-   * sessions of the account it left are revoked: their tokens claim a number
-   * that person no longer proves.
+   * that moved to another number follows it, with a new `linked_at`; when the
+   * account it left has no identity left, that account's sessions are revoked:
+   * their tokens claim a number nobody proves any more.
    */
   async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
     const profile: Record<ProfileColumn, string | undefined> = {
@@ -110,10 +116,13 @@ export class UserRepository {
       address_locality: login.addressLocality,
       address_postal_code: login.addressPostalCode,
     };
-    // Logins of one number take turns: the statement's snapshot is taken before it would wait for
-    // another login's row lock, so two at once could each miss the other and both stay linked.
+    // Logins of one number, and of one provider account, take turns: the statement's snapshot is taken
+    // before it would wait for another login's row lock, so two at once could each miss the other.
+    // Both locks are taken in key order, so two logins never wait for each other's second lock.
+    const [first, second] = [lockKey(`number:${login.phoneNumber}`), lockKey(`identity:${login.provider}:${login.subject}`)].sort((a, b) => a - b);
     const [, rows] = await this.prisma.$transaction([
-      this.prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${login.phoneNumber}, ${PHONE_NUMBER_LOCK_SEED}))`,
+      this.prisma.$executeRaw`
+        SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${first}::int4), pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${second}::int4)`,
       this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
       WITH holder AS (
         SELECT i.provider, i.subject FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
@@ -148,6 +157,10 @@ export class UserRepository {
         UPDATE sessions s SET revoked_at = now(), revoked_reason = ${IDENTITY_MOVED}
         FROM previous_link p, upserted
         WHERE s.user_id = p.user_id AND p.user_id <> upserted.id AND s.revoked_at IS NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM identities o
+            WHERE o.user_id = p.user_id AND (o.provider, o.subject) <> (${login.provider}, ${login.subject})
+          )
       ), opened AS (
         INSERT INTO sessions (id, user_id, created_at) SELECT ${session.id}::uuid, upserted.id, ${session.createdAt} FROM upserted
         RETURNING id
@@ -158,7 +171,7 @@ export class UserRepository {
         FROM opened
       )
       SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`,
-    ]);
+    ], { maxWait: LOGIN_TRANSACTION_MAX_WAIT_MS });
     const row = rows[0];
     if (!row) throw new Error("user upsert returned no row");
     const { created, ...user } = row;
@@ -171,4 +184,9 @@ export class UserRepository {
       SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[])`;
     return new Map(rows.map((row) => [row.id, row]));
   }
+}
+
+/** A 32-bit advisory lock key for `name`; a rare collision only makes two unrelated logins take turns. */
+function lockKey(name: string): number {
+  return createHash("sha256").update(name).digest().readInt32BE(0);
 }

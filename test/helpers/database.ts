@@ -22,18 +22,20 @@ export interface TestDatabase {
 
 /**
  * Creates a fresh, uniquely named PostgreSQL database with the repository's migrations applied
- * (unless `migrate: false`), optionally in a time zone other than the server's, on the server of
+ * (unless `migrate: false`), optionally with session defaults of its own, on the server of
  * `TEST_DATABASE_URL` (default: local, user postgres).
  * Each test file gets a database of its own, so files run in parallel without sharing rows.
  * An unreachable server fails loudly: a skipped database test would pass for the wrong reason.
  */
-export async function createTestDatabase(options: { migrate?: boolean; timeZone?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { migrate?: boolean; settings?: Record<string, string> } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const name = `phonegate_test_${randomBytes(6).toString("hex")}`;
   await withAdminClient(adminUrl, async (client) => {
     await client.query(`CREATE DATABASE "${name}"`);
-    // A server set to a local time zone, as many are; the gateway must not depend on UTC.
-    if (options.timeZone) await client.query(`ALTER DATABASE "${name}" SET timezone = '${options.timeZone}'`);
+    // Defaults a server may have (a local time zone, a stricter isolation level) that the gateway must not depend on.
+    for (const [setting, value] of Object.entries(options.settings ?? {})) {
+      await client.query(`ALTER DATABASE "${name}" SET ${setting} = '${value}'`);
+    }
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

@@ -107,6 +107,7 @@ describe("npm run signing-key (dist/signing-key-cli.js)", () => {
   };
 
   it("prints a new key set the gateway accepts, and the three rotation steps: add, promote, retire", async () => {
+    const refuse = (args: string[], keys: string) => run(args, { SESSION_SIGNING_KEYS: keys }).catch((error: { code: number; stderr: string }) => error);
     const { stdout: first } = await run([]);
     const [oldKid] = kids(first);
     const { stdout: added } = await run(["--add"], { SESSION_SIGNING_KEYS: first });
@@ -117,7 +118,7 @@ describe("npm run signing-key (dist/signing-key-cli.js)", () => {
     expect(kids(promoted)).toEqual([newKid, oldKid]);
     const { stdout: retired } = await run(["--retire", oldKid!], { SESSION_SIGNING_KEYS: promoted });
     expect(kids(retired)).toEqual([newKid]);
-    const refuse = (args: string[], keys: string) => run(args, { SESSION_SIGNING_KEYS: keys }).catch((error: { code: number; stderr: string }) => error);
+    expect(await refuse(["--retire", newKid!], retired)).toMatchObject({ code: 1, stderr: `${newKid} is the only key; --add another and promote it first\n` });
     // Skipping the publish step, or promoting twice, is refused.
     expect(await refuse(["--retire", oldKid!], added)).toMatchObject({ code: 1, stderr: `${oldKid} signs; promote another key first\n` });
     expect(await refuse(["--promote", newKid!], promoted)).toMatchObject({ code: 1, stderr: `${newKid} already signs\n` });

@@ -48,4 +48,15 @@ describe("runPeriodically", () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(runs).toBe(1);
   });
+
+  it("keeps running after a failed run", async () => {
+    let runs = 0;
+    const periodic = runPeriodically(10, 10, async () => {
+      runs++;
+      throw new Error("database down");
+    });
+    await vi.advanceTimersByTimeAsync(35);
+    expect(runs).toBe(3);
+    await periodic.stop();
+  });
 });

@@ -37,14 +37,16 @@ describe("AccessTokens", () => {
     expect(await tokens.verify(token)).toEqual({ ok: true, userId: issued.userId, sessionId: issued.sessionId });
   });
 
-  it("tells expired tokens from invalid ones, tolerates a few seconds of clock skew, and refuses tokens from the future", async () => {
+  it("tells expired tokens from invalid ones, and tolerates clock skew between instances", async () => {
     const tokens = new AccessTokens({ ...settings, keys: keySet(generateSigningKeySetText()) });
     const expired = await tokens.sign(claims(new Date(Date.now() - 901_000 - 10_000)));
     expect(await tokens.verify(expired.token)).toEqual({ ok: false, reason: "expired" });
     const fromAFastClock = await tokens.sign(claims(new Date(Date.now() + 3_000)));
     expect((await tokens.verify(fromAFastClock.token)).ok).toBe(true);
-    const fromTheFuture = await tokens.sign(claims(new Date(Date.now() + 60_000)));
-    expect(await tokens.verify(fromTheFuture.token)).toEqual({ ok: false, reason: "invalid" });
+    // `iat` is not checked (only we sign, and `exp` bounds a token): an instance whose clock runs a minute
+    // ahead must not have its fresh tokens refused by the others.
+    const fromAFasterInstance = await tokens.sign(claims(new Date(Date.now() + 60_000)));
+    expect((await tokens.verify(fromAFasterInstance.token)).ok).toBe(true);
     const justExpired = await tokens.sign(claims(new Date(Date.now() - 902_000)));
     expect((await tokens.verify(justExpired.token)).ok).toBe(true);
   });
