@@ -1,8 +1,8 @@
 import type { StoredUser } from "../store/user.repository.js";
-
-export type { StoredUser };
 import type { InputField } from "./login-input.js";
 import type { IssuedSession } from "./session.service.js";
+
+export type { StoredUser };
 
 /**
  * Everything a login can end in. Each kind maps to exactly one GraphQL union
