@@ -1,18 +1,41 @@
 /**
- * Local emulator of Truecaller's OAuth backend: the two server-to-server calls a backend makes after
- * the Android OAuth SDK hands it an authorization code.
+ * Local emulator of Truecaller's backend: every server-to-server call a backend makes to confirm a
+ * login, on one server, so one URL serves as `TRUECALLER_BASE_URL`, `TRUECALLER_VERIFICATION_BASE_URL`
+ * and (with `/v1/key`) `TRUECALLER_KEYS_URL`.
  *
- * - Token: https://docs.truecaller.com/truecaller-sdk/android/oauth-sdk-3.0.0/integration-steps/integrating-with-your-backend/fetching-user-token
- * - User info: https://docs.truecaller.com/truecaller-sdk/android/oauth-sdk-3.0.0/integration-steps/integrating-with-your-backend/fetching-user-profile
+ * - OAuth SDK 3.x, after the Android SDK hands the app an authorization code:
+ *   - Token: https://docs.truecaller.com/truecaller-sdk/android/oauth-sdk-3.0.0/integration-steps/integrating-with-your-backend/fetching-user-token
+ *   - User info: https://docs.truecaller.com/truecaller-sdk/android/oauth-sdk-3.0.0/integration-steps/integrating-with-your-backend/fetching-user-profile
+ * - Non-Truecaller users (drop call / OTP verification, Indian numbers), after the SDK hands the app an
+ *   access token: `GET /v1/otp/client/installation/phoneNumberDetail/{accessToken}` (host
+ *   sdk-otp-verification-noneu.truecaller.com),
+ *   https://docs.truecaller.com/truecaller-sdk/android/oauth-sdk-3.0.0/integration-steps/non-truecaller-user-verification/server-side-validation
+ * - Signed profiles (SDK 2.x TrueProfile, iOS TrueProfile): the app receives `payload`, `signature` and
+ *   `signatureAlgorithm`; the backend verifies the signature with a key from `GET /v1/key` (host
+ *   api4.truecaller.com), https://docs.truecaller.com/truecaller-sdk/ios/server-side-response-validation
+ *   and https://github.com/truecaller/backend-sdk-validation.
  *
- * The authorization step happens on the phone, so the emulator replaces it with {@link TruecallerEmulator.mintCode}
- * (or `POST /emulator/codes`). Faults that a healthy server never produces (5xx, 429, slow or dead
- * connections) are injected on demand so the gateway's failure handling can be tested over real HTTP.
+ * What happens on the phone is replaced by the control API: {@link TruecallerEmulator.mintCode}
+ * (`POST /emulator/codes`), {@link TruecallerEmulator.mintVerificationToken}
+ * (`POST /emulator/verification-tokens`) and {@link TruecallerEmulator.signProfile}
+ * (`POST /emulator/signed-profiles`); {@link TruecallerEmulator.rotateKeys} replaces the published key.
+ * Faults that a healthy server never produces (5xx, 429, slow or dead connections) are injected on
+ * demand so the gateway's failure handling can be tested over real HTTP.
  */
-import { createHash, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import {
+  createHash,
+  generateKeyPairSync,
+  randomBytes,
+  randomInt,
+  randomUUID,
+  sign,
+  timingSafeEqual,
+  type KeyObject,
+} from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { UnreachableCaseError } from "../unreachable.js";
 
 /** Client id registered in every emulator with the authorization_code grant, used when a code names none. */
 export const DEFAULT_CLIENT_ID = "emulator-client";
@@ -22,6 +45,7 @@ export const DEFAULT_SCOPES: readonly string[] = ["openid", "profile", "phone", 
 
 const DEFAULT_TOKEN_EXPIRES_IN_SECONDS = 3600; // the value in the token page's sample answer
 const DEFAULT_CODE_TTL_SECONDS = 600;
+const DEFAULT_VERIFICATION_TOKEN_TTL_SECONDS = 600;
 /** Largest request body read; the token form is a few hundred bytes, control JSON a few kilobytes. */
 const MAX_BODY_BYTES = 16 * 1024;
 /** 32 random bytes give 43 base64url characters: a valid RFC 7636 §4.1 verifier, and 256 bits for codes and tokens. */
@@ -30,15 +54,45 @@ const MS_PER_SECOND = 1000;
 
 const TOKEN_PATH = "/v1/token";
 const USERINFO_PATH = "/v1/userinfo";
+/** The access token is the last path segment, after this prefix. */
+const PHONE_NUMBER_DETAIL_PREFIX = "/v1/otp/client/installation/phoneNumberDetail/";
+/** How the phoneNumberDetail path is routed and logged: a placeholder where the access token goes. */
+const PHONE_NUMBER_DETAIL_PATH = `${PHONE_NUMBER_DETAIL_PREFIX}{accessToken}`;
+const KEYS_PATH = "/v1/key";
+/** The `clientId` request header of phoneNumberDetail, as Node names it (lower case). */
+const CLIENT_ID_HEADER = "clientid";
+/** Where each provider endpoint is served, as routed and logged. */
+const PROVIDER_PATHS: Readonly<Record<ProviderEndpoint, string>> = {
+  token: TOKEN_PATH,
+  userinfo: USERINFO_PATH,
+  phoneNumberDetail: PHONE_NUMBER_DETAIL_PATH,
+  keys: KEYS_PATH,
+};
 const FORM_MEDIA_TYPE = "application/x-www-form-urlencoded";
 const JSON_MEDIA_TYPE = "application/json";
 const AUTHORIZATION_CODE_GRANT = "authorization_code";
 const OPENID_SCOPE = "openid";
 
+/** Signing keys: RSA 2048 (as Truecaller's published key), listed by `GET /v1/key` as SPKI DER in base64. */
+const RSA_MODULUS_BITS = 2048;
+const RSA_KEY_TYPE = "RSA";
+/** The label the SDK sends (Java naming); `RSA-SHA512` in node:crypto. */
+const DEFAULT_SIGNATURE_ALGORITHM = "SHA512withRSA";
+const DEFAULT_HASH_ALGORITHM = "sha512";
+const SIGNING_KEY_CHOICES = ["current", "retired", "foreign"] as const;
+const HASH_ALGORITHMS = ["sha512", "sha256"] as const;
+
 /** RFC 7636 §4.1: code_verifier = 43*128unreserved. */
 const CODE_VERIFIER_PATTERN = /^[A-Za-z0-9\-._~]{43,128}$/;
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) without padding is always 43 characters. */
 const S256_CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * Digits with the country prefix, no plus (E.164 §6.1: at most 15). No leading 0, since the real
+ * phoneNumberDetail answer sends it as a JSON number, which 15 digits keep below 2^53.
+ */
+const PHONE_DIGITS_PATTERN = /^[1-9]\d{0,14}$/;
+/** ISO 3166-1 alpha-2. */
+const COUNTRY_CODE_PATTERN = /^[A-Z]{2}$/;
 /** RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1). */
 const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
@@ -81,8 +135,98 @@ export interface MintedCode {
   profile: TruecallerProfile | null;
 }
 
-/** The two provider endpoints of the contract. */
-export type ProviderEndpoint = "token" | "userinfo";
+/** What the SDK reports after a drop call or OTP verified a number; see {@link TruecallerEmulator.mintVerificationToken}. */
+export interface MintVerificationTokenOptions {
+  /** Digits with the country prefix and no plus; default a random Indian mobile, "91" then 9xxxxxxxxx. */
+  phoneNumber?: string;
+  /** ISO 3166-1 alpha-2; default "IN". */
+  countryCode?: string;
+  /** The client the token is granted to; default {@link DEFAULT_CLIENT_ID}. */
+  clientId?: string;
+  /** Send `phoneNumber` as a JSON string instead of the unquoted number the real server sends. */
+  numberAsString?: boolean;
+  /** Default 600. */
+  ttlSeconds?: number;
+}
+
+/** A minted drop-call/OTP access token and what phoneNumberDetail answers for it. */
+export interface MintedVerificationToken {
+  accessToken: string;
+  phoneNumber: string;
+  countryCode: string;
+}
+
+/**
+ * The profile inside a signed `payload` (SDK 2.x / iOS TrueProfile), fields as the SDK names them.
+ * `requestNonce` and `requestTime` come from {@link SignProfileOptions}, never from the profile override.
+ */
+export interface TruecallerSignedProfile {
+  firstName?: string;
+  lastName?: string;
+  /** E.164 with the plus, e.g. "+919876543210". */
+  phoneNumber?: string;
+  /** ISO 3166-1 alpha-2, e.g. "IN". */
+  countryCode?: string;
+  /** "M", "F" or "N". */
+  gender?: string;
+  email?: string;
+  avatarUrl?: string;
+  city?: string;
+  zipcode?: string;
+  isTrueName?: boolean;
+  isAmbassador?: boolean;
+  /** The string the app chose for this request, echoed so the backend can correlate the answer. */
+  requestNonce: string;
+  /** Epoch seconds when Truecaller signed the profile. */
+  requestTime: number;
+  /** Opaque. */
+  verifier?: string;
+  userLocale?: string;
+}
+
+/**
+ * Which private key signs: "current" is the one `GET /v1/key` lists; "retired" was listed before the
+ * last {@link TruecallerEmulator.rotateKeys}; "foreign" was never listed.
+ */
+export type SigningKeyChoice = (typeof SIGNING_KEY_CHOICES)[number];
+
+/** What the SDK would sign; see {@link TruecallerEmulator.signProfile}. */
+export interface SignProfileOptions {
+  requestNonce: string;
+  /** Merged (shallowly) over a generated Indian profile. */
+  profile?: Partial<TruecallerSignedProfile>;
+  /** Epoch seconds; default the emulator's clock, rounded down. */
+  requestTime?: number;
+  /** Default "current". */
+  signWith?: SigningKeyChoice;
+  /** The label returned as `signatureAlgorithm`, whatever is used; default "SHA512withRSA". */
+  signatureAlgorithm?: string;
+  /** The digest actually used (RSA PKCS#1 v1.5); default "sha512". */
+  hashAlgorithm?: (typeof HASH_ALGORITHMS)[number];
+}
+
+/** What the SDK hands the app, plus the decoded `profile` for the test's convenience. */
+export interface SignedProfile {
+  /** Base64 of the profile JSON. */
+  payload: string;
+  /** Base64 of the RSA signature over the `payload` text itself (its UTF-8 bytes), not over the JSON. */
+  signature: string;
+  signatureAlgorithm: string;
+  /** Exactly what `payload` decodes to. */
+  profile: TruecallerSignedProfile;
+}
+
+/** One entry of the `GET /v1/key` answer (a JSON array). */
+export interface TruecallerPublicKey {
+  keyType: typeof RSA_KEY_TYPE;
+  /** Base64 of the DER X.509 SubjectPublicKeyInfo. */
+  key: string;
+}
+
+const PROVIDER_ENDPOINTS = ["token", "userinfo", "phoneNumberDetail", "keys"] as const;
+
+/** The provider endpoints of the three contracts: OAuth (token, userinfo), drop call/OTP, signed profiles. */
+export type ProviderEndpoint = (typeof PROVIDER_ENDPOINTS)[number];
 
 /**
  * A forced answer for the next request(s) to one endpoint. Faults are queued per endpoint, first in
@@ -122,6 +266,8 @@ export interface RecordedRequest {
   status: number | null;
   /** The `error` field of a JSON error answer. */
   error?: string;
+  /** The `code` field of a phoneNumberDetail error answer (404 or 1404). */
+  code?: number;
   fault?: FaultKind;
 }
 
@@ -151,6 +297,12 @@ export interface TruecallerEmulator {
   close(): Promise<void>;
   /** Creates an authorization code as if a user had just approved the app on their phone. */
   mintCode(options?: MintCodeOptions): MintedCode;
+  /** Creates an access token as if a drop call or OTP had just verified a number on the phone. */
+  mintVerificationToken(options?: MintVerificationTokenOptions): MintedVerificationToken;
+  /** Signs a profile as Truecaller would for the SDK; see {@link SigningKeyChoice} for the keys. */
+  signProfile(options: SignProfileOptions): SignedProfile;
+  /** Makes a new current signing key; `GET /v1/key` then lists only it, and the old one is "retired". */
+  rotateKeys(): void;
   /** Queues a fault; throws {@link EmulatorUsageError} for a fault that contradicts itself. */
   injectFault(fault: Fault): void;
   /** Drops every queued fault. */
@@ -159,7 +311,7 @@ export interface TruecallerEmulator {
   readonly requests: readonly RecordedRequest[];
   /** How many requests an endpoint has received. */
   requestCount(endpoint: ProviderEndpoint): number;
-  /** Forgets codes, tokens, faults and the request log; client registrations stay. */
+  /** Forgets codes, tokens (of both kinds), faults and the request log; client registrations and signing keys stay. */
   reset(): void;
 }
 
@@ -170,7 +322,8 @@ export class EmulatorUsageError extends Error {
 
 interface JsonAnswer {
   status: number;
-  body: Record<string, unknown>;
+  /** An object, or the array of `GET /v1/key`. */
+  body: Record<string, unknown> | unknown[];
   headers?: Record<string, string>;
 }
 
@@ -201,10 +354,26 @@ const INVALID_TOKEN: JsonAnswer = {
 const OPENID_SCOPE_MISSING = oauthError(422, "insufficient_scope", "openid scope missing in initial request");
 const PROFILE_NOT_PRESENT = oauthError(404, "not_found", "Profile information is not present for the user");
 
-/** Contract rows no request can trigger on its own, so only {@link Fault.error} produces them. */
+/**
+ * phoneNumberDetail errors, as on the non-Truecaller-user server-side-validation page: both 404,
+ * told apart by `code`.
+ */
+function verificationError(code: number, message: string): JsonAnswer {
+  return { status: 404, body: { code, message } };
+}
+
+const INVALID_PARTNER_CREDENTIALS = verificationError(404, "Invalid partner credentials.");
+const INVALID_ACCESS_TOKEN = verificationError(1404, "Invalid access token.");
+
+/**
+ * Contract rows no request can trigger on its own, so only {@link Fault.error} produces them. The
+ * answer body is `{"error": <name>}` on every endpoint (the pages document none of these bodies).
+ */
 const FAULT_ONLY_ERRORS: Record<ProviderEndpoint, Readonly<Record<string, number>>> = {
   token: { server_error: 500, too_many_requests: 429, temporarily_unavailable: 503 },
   userinfo: { server_error: 500 },
+  phoneNumberDetail: { server_error: 500 },
+  keys: { server_error: 500 },
 };
 
 /** Which claims each scope releases (OpenID Connect Core §5.4, as Truecaller's sample profile uses them). */
@@ -243,9 +412,51 @@ const mintCodeOptionsSchema: z.ZodType<MintCodeOptions> = z.strictObject({
   codeTtlSeconds: z.number().positive().finite().optional(),
 });
 
+const mintVerificationTokenOptionsSchema: z.ZodType<MintVerificationTokenOptions> = z.strictObject({
+  phoneNumber: z
+    .string()
+    .regex(PHONE_DIGITS_PATTERN, "must be up to 15 digits with the country prefix, without plus or leading 0")
+    .optional(),
+  countryCode: z.string().regex(COUNTRY_CODE_PATTERN, "must be ISO 3166-1 alpha-2 in capitals, e.g. IN").optional(),
+  clientId: z.string().min(1).optional(),
+  numberAsString: z.boolean().optional(),
+  ttlSeconds: z.number().positive().finite().optional(),
+});
+
+const SET_BY_OPTION = "is set by the option of the same name, not in profile";
+
+const signedProfileOverrideSchema = z
+  .strictObject({
+    firstName: z.string(),
+    lastName: z.string(),
+    phoneNumber: z.string(),
+    countryCode: z.string(),
+    gender: z.string(),
+    email: z.string(),
+    avatarUrl: z.string(),
+    city: z.string(),
+    zipcode: z.string(),
+    isTrueName: z.boolean(),
+    isAmbassador: z.boolean(),
+    requestNonce: z.never(SET_BY_OPTION),
+    requestTime: z.never(SET_BY_OPTION),
+    verifier: z.string(),
+    userLocale: z.string(),
+  })
+  .partial();
+
+const signProfileOptionsSchema: z.ZodType<SignProfileOptions> = z.strictObject({
+  requestNonce: z.string().min(1),
+  profile: signedProfileOverrideSchema.optional(),
+  requestTime: z.int().nonnegative().optional(),
+  signWith: z.enum(SIGNING_KEY_CHOICES).optional(),
+  signatureAlgorithm: z.string().min(1).optional(),
+  hashAlgorithm: z.enum(HASH_ALGORITHMS).optional(),
+});
+
 const faultSchema: z.ZodType<Fault> = z
   .strictObject({
-    endpoint: z.enum(["token", "userinfo"]),
+    endpoint: z.enum(PROVIDER_ENDPOINTS),
     status: z.int().min(200).max(599).optional(),
     body: z.unknown().optional(),
     headers: z.record(z.string(), z.string()).optional(),
@@ -342,6 +553,26 @@ interface TokenGrant {
   expiresAt: number;
 }
 
+interface VerificationGrant {
+  clientId: string;
+  phoneNumber: string;
+  countryCode: string;
+  numberAsString: boolean;
+  expiresAt: number;
+}
+
+interface SigningKey {
+  privateKey: KeyObject;
+  /** The `key` of its `GET /v1/key` entry: SPKI DER in base64. */
+  published: string;
+}
+
+/** Takes ~100 ms (RSA 2048), which is why keys are made on first use; see `createTruecallerEmulator`. */
+function generateSigningKey(): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: RSA_MODULUS_BITS });
+  return { privateKey, published: publicKey.export({ type: "spki", format: "der" }).toString("base64") };
+}
+
 function randomSecret(): string {
   return randomBytes(SECRET_BYTES).toString("base64url");
 }
@@ -380,6 +611,8 @@ const LOCALITIES = [
   { locality: "Pune", postal_code: "411001" },
 ] as const;
 const INDIA_CALLING_CODE = "91";
+const INDIA_COUNTRY_CODE = "IN";
+const DEFAULT_USER_LOCALE = "en";
 const SUB_DIGITS = 17; // as long as the sample's "13627101294235520"
 const MOBILE_SUBSCRIBER_DIGITS = 9; // after the leading 9 of a 10-digit Indian mobile number
 
@@ -393,21 +626,82 @@ function generateProfile(overrides: Partial<TruecallerProfile>): TruecallerProfi
   const givenName = overrides.given_name ?? pick(gender === "female" ? FEMALE_GIVEN_NAMES : MALE_GIVEN_NAMES);
   const familyName = overrides.family_name ?? pick(FAMILY_NAMES);
   const sub = overrides.sub ?? `${randomInt(1, 10)}${randomDigits(SUB_DIGITS - 1)}`;
-  const mailbox = `${givenName}.${familyName}${randomDigits(2)}`.toLowerCase().replace(/[^a-z0-9.]/g, "");
   return {
     sub,
     given_name: givenName,
     family_name: familyName,
-    phone_number: `${INDIA_CALLING_CODE}9${randomDigits(MOBILE_SUBSCRIBER_DIGITS)}`,
-    // example.com is reserved (RFC 2606): nothing generated here can reach a real mailbox or host.
-    email: `${mailbox}@example.com`,
-    picture: `https://example.com/avatars/${encodeURIComponent(sub)}.jpg`,
+    phone_number: randomIndianMobile(),
+    email: exampleEmail(givenName, familyName),
+    picture: exampleAvatar(sub),
     gender,
-    phone_number_country_code: "IN",
+    phone_number_country_code: INDIA_COUNTRY_CODE,
     phone_number_verified: true,
     address: { ...pick(LOCALITIES) },
     ...overrides,
   };
+}
+
+/** An Indian mobile number: digits with the country prefix, no plus, e.g. "919876543210". */
+function randomIndianMobile(): string {
+  return `${INDIA_CALLING_CODE}9${randomDigits(MOBILE_SUBSCRIBER_DIGITS)}`;
+}
+
+// example.com is reserved (RFC 2606): nothing generated here can reach a real mailbox or host.
+function exampleEmail(givenName: string, familyName: string): string {
+  const mailbox = `${givenName}.${familyName}${randomDigits(2)}`.toLowerCase().replace(/[^a-z0-9.]/g, "");
+  return `${mailbox}@example.com`;
+}
+
+function exampleAvatar(id: string): string {
+  return `https://example.com/avatars/${encodeURIComponent(id)}.jpg`;
+}
+
+/**
+ * A plausible signed profile (verified Indian mobile, every field filled) with `overrides` on top,
+ * then the request's nonce and time. As in {@link generateProfile}, generated fields follow the
+ * overridden names and gender.
+ */
+function generateSignedProfile(
+  overrides: Omit<Partial<TruecallerSignedProfile>, "requestNonce" | "requestTime">,
+  requestNonce: string,
+  requestTime: number,
+): TruecallerSignedProfile {
+  const gender = overrides.gender ?? pick(["M", "F"]);
+  const firstName = overrides.firstName ?? pick(gender === "F" ? FEMALE_GIVEN_NAMES : MALE_GIVEN_NAMES);
+  const lastName = overrides.lastName ?? pick(FAMILY_NAMES);
+  const { locality, postal_code: postalCode } = pick(LOCALITIES);
+  return {
+    firstName,
+    lastName,
+    phoneNumber: `+${randomIndianMobile()}`,
+    countryCode: INDIA_COUNTRY_CODE,
+    gender,
+    email: exampleEmail(firstName, lastName),
+    avatarUrl: exampleAvatar(randomDigits(SUB_DIGITS)),
+    city: locality,
+    zipcode: postalCode,
+    isTrueName: true,
+    isAmbassador: false,
+    verifier: randomSecret(),
+    userLocale: DEFAULT_USER_LOCALE,
+    ...overrides,
+    requestNonce,
+    requestTime,
+  };
+}
+
+/**
+ * The access token of a phoneNumberDetail path (its last segment, percent-decoded), or undefined when
+ * there is none or it cannot be decoded.
+ */
+function accessTokenInPath(url: string | undefined): string | undefined {
+  const { pathname } = new URL(url ?? "/", "http://emulator.invalid");
+  const encoded = pathname.slice(PHONE_NUMBER_DETAIL_PREFIX.length);
+  try {
+    return encoded === "" ? undefined : decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The claims the granted scopes release; unknown scopes release nothing. */
@@ -474,6 +768,11 @@ export function emulatorHelp(url: string): string {
 Provider endpoints, as documented by Truecaller:
   POST ${url}${TOKEN_PATH}      form: grant_type, client_id, code, code_verifier
   GET  ${url}${USERINFO_PATH}   Authorization: Bearer <access_token>
+  GET  ${url}${PHONE_NUMBER_DETAIL_PATH}   header clientId: <client id>
+  GET  ${url}${KEYS_PATH}         [{"keyType":"${RSA_KEY_TYPE}","key":"<base64 SPKI DER>"}], the keys of signed profiles
+
+One URL for all three contracts:
+  TRUECALLER_BASE_URL=${url} TRUECALLER_VERIFICATION_BASE_URL=${url} TRUECALLER_KEYS_URL=${url}${KEYS_PATH}
 
 Mint an authorization code for client "${DEFAULT_CLIENT_ID}" (the answer holds code and codeVerifier):
   curl -s -X POST ${url}/emulator/codes -H 'Content-Type: application/json' -d '{"profile":{"given_name":"Asha"}}'
@@ -482,19 +781,31 @@ Exchange it for a token:
   curl -s ${url}${TOKEN_PATH} --data-urlencode grant_type=${AUTHORIZATION_CODE_GRANT} --data-urlencode client_id=${DEFAULT_CLIENT_ID} \\
     --data-urlencode code=<code> --data-urlencode code_verifier=<codeVerifier>
 
+Mint a drop-call/OTP access token (the answer holds accessToken), then read its number:
+  curl -s -X POST ${url}/emulator/verification-tokens -H 'Content-Type: application/json' -d '{"phoneNumber":"919876543210"}'
+  curl -s ${url}${PHONE_NUMBER_DETAIL_PREFIX}<accessToken> -H 'clientId: ${DEFAULT_CLIENT_ID}'
+
+Sign a profile as the SDK hands it to the app (payload, signature, signatureAlgorithm):
+  curl -s -X POST ${url}/emulator/signed-profiles -H 'Content-Type: application/json' -d '{"requestNonce":"nonce-1"}'
+
 Control:
-  POST   ${url}/emulator/codes      MintCodeOptions JSON -> MintedCode JSON
-  POST   ${url}/emulator/faults     Fault JSON, e.g. {"endpoint":"token","error":"too_many_requests","retryAfterSeconds":30}
-  DELETE ${url}/emulator/faults     drop queued faults
-  GET    ${url}/emulator/requests   provider requests received (no secrets)
-  POST   ${url}/emulator/reset      forget codes, tokens, faults and requests
+  POST   ${url}/emulator/codes                 MintCodeOptions JSON -> MintedCode JSON
+  POST   ${url}/emulator/verification-tokens   MintVerificationTokenOptions JSON -> {accessToken, phoneNumber, countryCode}
+  POST   ${url}/emulator/signed-profiles       SignProfileOptions JSON -> {payload, signature, signatureAlgorithm, profile}
+  POST   ${url}/emulator/rotate-keys           new signing key: ${KEYS_PATH} lists only it
+  POST   ${url}/emulator/faults                Fault JSON, e.g. {"endpoint":"token","error":"too_many_requests","retryAfterSeconds":30}
+  DELETE ${url}/emulator/faults                drop queued faults
+  GET    ${url}/emulator/requests              provider requests received (no secrets)
+  POST   ${url}/emulator/reset                 forget codes, tokens, faults and requests (keys stay)
 `;
 }
 
 /**
  * Creates a Truecaller emulator (not yet listening). It answers `POST /v1/token` and
  * `GET /v1/userinfo` exactly as the fetching-user-token and fetching-user-profile pages describe
- * (statuses, error names and descriptions, check order), with state in memory and time from `now`.
+ * (statuses, error names and descriptions, check order), phoneNumberDetail as the non-Truecaller-user
+ * server-side-validation page does, and `GET /v1/key` as backend-sdk-validation reads it; state is
+ * in memory and time comes from `now`.
  */
 export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}): TruecallerEmulator {
   const now = options.now ?? Date.now;
@@ -509,7 +820,21 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
 
   const codes = new Map<string, CodeGrant>();
   const tokens = new Map<string, TokenGrant>();
-  const faults: Record<ProviderEndpoint, { plan: FaultPlan; remaining: number }[]> = { token: [], userinfo: [] };
+  const verificationTokens = new Map<string, VerificationGrant>();
+  const faults: Record<ProviderEndpoint, { plan: FaultPlan; remaining: number }[]> = {
+    token: [],
+    userinfo: [],
+    phoneNumberDetail: [],
+    keys: [],
+  };
+  // Generating an RSA key takes ~100 ms, so each key is made on first use (GET /v1/key, signProfile,
+  // rotateKeys) instead of at creation: the many emulators that never sign do not pay for it. A key,
+  // once made, is the same for the emulator's lifetime (reset() included) until rotateKeys().
+  let currentKey: SigningKey | undefined;
+  /** The current key before the last rotateKeys(): published once, listed no more. */
+  let retiredKey: SigningKey | undefined;
+  /** Never published. */
+  let foreignKey: SigningKey | undefined;
   let records: RecordedRequest[] = [];
   const pendingDelays = new Set<NodeJS.Timeout>();
   let baseUrl = "";
@@ -534,12 +859,16 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
     return head.plan;
   }
 
-  function mintCode(mintOptions: MintCodeOptions = {}): MintedCode {
-    const parsed = parseOrThrow(mintCodeOptionsSchema, mintOptions, "MintCodeOptions");
-    const clientId = parsed.clientId ?? DEFAULT_CLIENT_ID;
+  function requireClient(clientId: string): void {
     if (!clients.has(clientId)) {
       throw new EmulatorUsageError(`Unknown client "${clientId}": register it with createTruecallerEmulator({ clients })`);
     }
+  }
+
+  function mintCode(mintOptions: MintCodeOptions = {}): MintedCode {
+    const parsed = parseOrThrow(mintCodeOptionsSchema, mintOptions, "MintCodeOptions");
+    const clientId = parsed.clientId ?? DEFAULT_CLIENT_ID;
+    requireClient(clientId);
     const codeVerifier = parsed.codeChallenge === undefined ? randomSecret() : undefined;
     const profile = parsed.profile === null ? null : generateProfile(parsed.profile ?? {});
     const code = randomSecret();
@@ -614,6 +943,91 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
     return { status: 200, body: claimsFor(grant.profile, grant.scopes), headers: { "Cache-Control": "no-store" } };
   }
 
+  function mintVerificationToken(mintOptions: MintVerificationTokenOptions = {}): MintedVerificationToken {
+    const parsed = parseOrThrow(mintVerificationTokenOptionsSchema, mintOptions, "MintVerificationTokenOptions");
+    const clientId = parsed.clientId ?? DEFAULT_CLIENT_ID;
+    requireClient(clientId);
+    const phoneNumber = parsed.phoneNumber ?? randomIndianMobile();
+    const countryCode = parsed.countryCode ?? INDIA_COUNTRY_CODE;
+    // A UUID, like the page's sample token: 122 random bits.
+    const accessToken = randomUUID();
+    verificationTokens.set(accessToken, {
+      clientId,
+      phoneNumber,
+      countryCode,
+      numberAsString: parsed.numberAsString ?? false,
+      expiresAt: now() + (parsed.ttlSeconds ?? DEFAULT_VERIFICATION_TOKEN_TTL_SECONDS) * MS_PER_SECOND,
+    });
+    return { accessToken, phoneNumber, countryCode };
+  }
+
+  /**
+   * The phoneNumberDetail checks, first failure wins: partner credentials (the `clientId` header names
+   * a registered client), then the access token (known, unexpired, granted to that client). The call
+   * is a GET and only reads the token: it is not consumed, and answers again until it expires.
+   */
+  function phoneNumberDetail(clientId: string | string[] | undefined, accessToken: string | undefined): JsonAnswer {
+    if (typeof clientId !== "string" || !clients.has(clientId)) return INVALID_PARTNER_CREDENTIALS;
+    const grant = accessToken === undefined ? undefined : verificationTokens.get(accessToken);
+    if (grant === undefined || now() >= grant.expiresAt || grant.clientId !== clientId) return INVALID_ACCESS_TOKEN;
+    return {
+      status: 200,
+      body: {
+        // The real server sends an unquoted number; PHONE_DIGITS_PATTERN keeps it exact as a double.
+        phoneNumber: grant.numberAsString ? grant.phoneNumber : Number(grant.phoneNumber),
+        countryCode: grant.countryCode,
+      },
+    };
+  }
+
+  function currentSigningKey(): SigningKey {
+    currentKey ??= generateSigningKey();
+    return currentKey;
+  }
+
+  function signingKeyFor(choice: SigningKeyChoice): SigningKey {
+    switch (choice) {
+      case "current":
+        return currentSigningKey();
+      case "retired":
+        if (retiredKey === undefined) throw new EmulatorUsageError('No retired key: signWith "retired" needs a rotateKeys() first');
+        return retiredKey;
+      case "foreign":
+        foreignKey ??= generateSigningKey();
+        return foreignKey;
+      default:
+        throw new UnreachableCaseError(choice);
+    }
+  }
+
+  /** The `GET /v1/key` answer: only the current key (a rotation unlists the previous one at once). */
+  function publishedKeys(): TruecallerPublicKey[] {
+    return [{ keyType: RSA_KEY_TYPE, key: currentSigningKey().published }];
+  }
+
+  function signProfile(signOptions: SignProfileOptions): SignedProfile {
+    const parsed = parseOrThrow(signProfileOptionsSchema, signOptions, "SignProfileOptions");
+    const key = signingKeyFor(parsed.signWith ?? "current");
+    const requestTime = parsed.requestTime ?? Math.floor(now() / MS_PER_SECOND);
+    const json = JSON.stringify(generateSignedProfile(parsed.profile ?? {}, parsed.requestNonce, requestTime));
+    const payload = Buffer.from(json, "utf8").toString("base64");
+    // The signature covers the payload text (the base64, as UTF-8 bytes), not the JSON it encodes:
+    // backend-sdk-validation verifies `Buffer.from(profile.payload)`.
+    const signature = sign(parsed.hashAlgorithm ?? DEFAULT_HASH_ALGORITHM, Buffer.from(payload, "utf8"), key.privateKey);
+    return {
+      payload,
+      signature: signature.toString("base64"),
+      signatureAlgorithm: parsed.signatureAlgorithm ?? DEFAULT_SIGNATURE_ALGORITHM,
+      // Parsed back so that claims overridden with undefined are absent here too.
+      profile: JSON.parse(json) as TruecallerSignedProfile,
+    };
+  }
+
+  function rotateKeys(): void {
+    retiredKey = currentSigningKey();
+    currentKey = generateSigningKey();
+  }
+
   function summary(record: RecordedRequest, path: string, outcome: string): void {
     const fault = record.fault === undefined ? "" : ` (fault: ${record.fault})`;
     log(`${record.method} ${path} -> ${outcome}${fault}`);
@@ -621,13 +1035,34 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
 
   function answer(res: ServerResponse, record: RecordedRequest, path: string, reply: JsonAnswer): void {
     record.status = reply.status;
-    if (typeof reply.body.error === "string") record.error = reply.body.error;
+    if (!Array.isArray(reply.body)) {
+      if (typeof reply.body.error === "string") record.error = reply.body.error;
+      if (reply.status >= 400 && typeof reply.body.code === "number") record.code = reply.body.code;
+    }
     sendJson(res, reply);
-    summary(record, path, [reply.status, record.error].filter((part) => part !== undefined).join(" "));
+    const code = record.code === undefined ? undefined : `code ${record.code}`;
+    summary(record, path, [reply.status, record.error, code].filter((part) => part !== undefined).join(" "));
+  }
+
+  /** The contract's answer to a request no fault intercepted. */
+  function respond(endpoint: ProviderEndpoint, req: IncomingMessage, body: string): JsonAnswer {
+    switch (endpoint) {
+      case "token":
+        return exchangeCode(req.headers["content-type"], body);
+      case "userinfo":
+        return userInfo(req.headers.authorization);
+      case "phoneNumberDetail":
+        return phoneNumberDetail(req.headers[CLIENT_ID_HEADER], accessTokenInPath(req.url));
+      case "keys":
+        return { status: 200, body: publishedKeys() };
+      default:
+        throw new UnreachableCaseError(endpoint);
+    }
   }
 
   async function serveProvider(endpoint: ProviderEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = endpoint === "token" ? TOKEN_PATH : USERINFO_PATH;
+    // Never the request's own path: phoneNumberDetail's holds the access token.
+    const path = PROVIDER_PATHS[endpoint];
     const record: RecordedRequest = {
       endpoint,
       method: req.method ?? "",
@@ -676,8 +1111,7 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
           break;
       }
     }
-    const reply = endpoint === "token" ? exchangeCode(req.headers["content-type"], body) : userInfo(req.headers.authorization);
-    answer(res, record, path, reply);
+    answer(res, record, path, respond(endpoint, req, body));
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -696,6 +1130,8 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
   const routes: Record<string, Record<string, Handler>> = {
     [TOKEN_PATH]: { POST: (req, res) => serveProvider("token", req, res) },
     [USERINFO_PATH]: { GET: (req, res) => serveProvider("userinfo", req, res) },
+    [PHONE_NUMBER_DETAIL_PATH]: { GET: (req, res) => serveProvider("phoneNumberDetail", req, res) },
+    [KEYS_PATH]: { GET: (req, res) => serveProvider("keys", req, res) },
     "/": {
       GET: (_req, res) => {
         res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
@@ -706,6 +1142,24 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
       POST: async (req, res) => {
         const minted = mintCode((await readJson(req)) as MintCodeOptions);
         sendJson(res, { status: 201, body: { ...minted } });
+      },
+    },
+    "/emulator/verification-tokens": {
+      POST: async (req, res) => {
+        const minted = mintVerificationToken((await readJson(req)) as MintVerificationTokenOptions);
+        sendJson(res, { status: 201, body: { ...minted } });
+      },
+    },
+    "/emulator/signed-profiles": {
+      POST: async (req, res) => {
+        const signed = signProfile((await readJson(req)) as SignProfileOptions);
+        sendJson(res, { status: 201, body: { ...signed } });
+      },
+    },
+    "/emulator/rotate-keys": {
+      POST: (_req, res) => {
+        rotateKeys();
+        sendEmpty(res, 204);
       },
     },
     "/emulator/faults": {
@@ -730,8 +1184,10 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Only the path is used; the base is a placeholder required by the URL parser.
     const { pathname } = new URL(req.url ?? "/", "http://emulator.invalid");
-    const methods = routes[pathname];
-    if (methods === undefined) return sendJson(res, oauthError(404, "not_found", `No route ${pathname}`));
+    // The phoneNumberDetail path carries the access token: route, and log, by its template instead.
+    const routePath = pathname.startsWith(PHONE_NUMBER_DETAIL_PREFIX) ? PHONE_NUMBER_DETAIL_PATH : pathname;
+    const methods = routes[routePath];
+    if (methods === undefined) return sendJson(res, oauthError(404, "not_found", `No route ${routePath}`));
     const handler = methods[req.method ?? ""];
     if (handler === undefined) {
       return sendJson(res, { ...oauthError(405, "method_not_allowed"), headers: { Allow: Object.keys(methods).join(", ") } });
@@ -742,7 +1198,7 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
       if (res.headersSent || res.destroyed) return;
       if (error instanceof EmulatorUsageError) return sendJson(res, oauthError(400, "invalid_request", error.message));
       if (error instanceof BodyTooLargeError) return sendTooLarge(res);
-      log(`${req.method} ${pathname} -> 500 (emulator bug: ${error instanceof Error ? error.stack : String(error)})`);
+      log(`${req.method} ${routePath} -> 500 (emulator bug: ${error instanceof Error ? error.stack : String(error)})`);
       sendJson(res, oauthError(500, "server_error"));
     }
   }
@@ -772,13 +1228,15 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
       });
     },
     mintCode,
+    mintVerificationToken,
+    signProfile,
+    rotateKeys,
     injectFault(fault) {
       const parsed = parseOrThrow(faultSchema, fault, "Fault");
       faults[parsed.endpoint].push({ plan: planFault(parsed), remaining: parsed.times ?? 1 });
     },
     clearFaults() {
-      faults.token = [];
-      faults.userinfo = [];
+      for (const endpoint of PROVIDER_ENDPOINTS) faults[endpoint] = [];
     },
     get requests() {
       return records.map((record) => ({ ...record }));
@@ -789,6 +1247,7 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
     reset() {
       codes.clear();
       tokens.clear();
+      verificationTokens.clear();
       emulator.clearFaults();
       records = [];
     },

@@ -1,10 +1,13 @@
 /**
  * The Truecaller emulator over real HTTP: every row of the token and user-info contracts
- * (docs.truecaller.com, OAuth SDK 3.0.0, "Fetching User Token" and "Fetching User Profile"), every
- * fault kind, and the control surface. Time is the injected clock; waits are bounded by aborts or
+ * (docs.truecaller.com, OAuth SDK 3.0.0, "Fetching User Token" and "Fetching User Profile"), of
+ * phoneNumberDetail (non-Truecaller users, "Server Side Validation") and of the signed-profile keys
+ * (`GET /v1/key`, verified as github.com/truecaller/backend-sdk-validation does), every fault kind,
+ * and the control surface. Time is the injected clock; waits are bounded by aborts or
  * synchronised on the emulator's log, never on sleeps.
  */
 import { spawn } from "node:child_process";
+import { createPublicKey, createVerify } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -15,7 +18,12 @@ import {
   type Fault,
   type MintCodeOptions,
   type MintedCode,
+  type MintVerificationTokenOptions,
+  type SignedProfile,
+  type SignProfileOptions,
   type TruecallerEmulator,
+  type TruecallerPublicKey,
+  type TruecallerSignedProfile,
 } from "../../src/emulator/truecaller-emulator.js";
 
 const START = Date.parse("2025-01-01T00:00:00.000Z");
@@ -35,6 +43,16 @@ const INVALID_CODE = { error: "invalid_grant", error_description: "Invalid autho
 const INVALID_VERIFIER = { error: "invalid_grant", error_description: "Invalid code verifier" };
 const NOT_BEARER = { error: "invalid_request", error_description: "Authentication type is not bearer token" };
 const INVALID_TOKEN = { error: "invalid_token", error_description: "Token is invalid or expired" };
+const INVALID_ACCESS_TOKEN = { code: 1404, message: "Invalid access token." };
+const INVALID_PARTNER_CREDENTIALS = { code: 404, message: "Invalid partner credentials." };
+
+const PHONE_NUMBER_DETAIL_PREFIX = "/v1/otp/client/installation/phoneNumberDetail/";
+/** What the request log shows instead of the access token. */
+const PHONE_NUMBER_DETAIL_LOGGED = `${PHONE_NUMBER_DETAIL_PREFIX}{accessToken}`;
+/** The sample number of the Server Side Validation page, digits with country code. */
+const SAMPLE_NUMBER = "919999999999";
+/** backend-sdk-validation maps the SDK's "SHA512withRSA" to this node:crypto name. */
+const NODE_SHA512_WITH_RSA = "RSA-SHA512";
 
 let emulator: TruecallerEmulator;
 let url: string;
@@ -96,6 +114,32 @@ async function accessTokenFor(options: MintCodeOptions = {}): Promise<string> {
 
 async function answerOf(response: Response): Promise<{ status: number; body: unknown }> {
   return { status: response.status, body: await response.json() };
+}
+
+/** `clientId: null` sends no clientId header. */
+function getPhoneNumberDetail(accessToken: string, clientId: string | null = DEFAULT_CLIENT_ID): Promise<Response> {
+  return fetch(`${url}${PHONE_NUMBER_DETAIL_PREFIX}${encodeURIComponent(accessToken)}`, {
+    headers: clientId === null ? {} : { clientId },
+  });
+}
+
+async function fetchKeys(): Promise<TruecallerPublicKey[]> {
+  const response = await fetch(`${url}/v1/key`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as TruecallerPublicKey[];
+}
+
+/** As backend-sdk-validation checks a profile: the signature over the payload text, with any listed key. */
+function verifiesWithAny(signed: Pick<SignedProfile, "payload" | "signature">, keys: readonly TruecallerPublicKey[], algorithm = NODE_SHA512_WITH_RSA): boolean {
+  return keys.some(({ key }) =>
+    createVerify(algorithm)
+      .update(signed.payload, "utf8")
+      .verify(createPublicKey({ key: Buffer.from(key, "base64"), format: "der", type: "spki" }), signed.signature, "base64"),
+  );
+}
+
+function decodePayload(payload: string): unknown {
+  return JSON.parse(Buffer.from(payload, "base64").toString("utf8"));
 }
 
 function postJson(path: string, body: unknown): Promise<Response> {
@@ -765,6 +809,415 @@ describe("HTTP control endpoints", () => {
     const wrongMethod = await fetch(`${url}/v1/token`);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("POST");
+  });
+});
+
+describe("GET /v1/otp/client/installation/phoneNumberDetail/{accessToken}", () => {
+  it("200 with phoneNumber as an unquoted JSON number, as the real server sends it", async () => {
+    const minted = emulator.mintVerificationToken({ phoneNumber: SAMPLE_NUMBER });
+
+    const response = await getPhoneNumberDetail(minted.accessToken);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.text()).toBe(`{"phoneNumber":${SAMPLE_NUMBER},"countryCode":"IN"}`);
+  });
+
+  it("numberAsString sends phoneNumber as a JSON string instead", async () => {
+    const minted = emulator.mintVerificationToken({ phoneNumber: SAMPLE_NUMBER, numberAsString: true });
+
+    const response = await getPhoneNumberDetail(minted.accessToken);
+
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(`{"phoneNumber":"${SAMPLE_NUMBER}","countryCode":"IN"}`);
+  });
+
+  it("mints a random Indian mobile in IN for the default client by default", async () => {
+    const minted = emulator.mintVerificationToken();
+    expect(minted).toEqual({ accessToken: expect.any(String), phoneNumber: expect.stringMatching(/^919\d{9}$/), countryCode: "IN" });
+
+    const response = await getPhoneNumberDetail(minted.accessToken);
+
+    expect(await answerOf(response)).toEqual({ status: 200, body: { phoneNumber: Number(minted.phoneNumber), countryCode: "IN" } });
+  });
+
+  it("answers any registered client its own tokens, with the minted country", async () => {
+    const minted = emulator.mintVerificationToken({ clientId: NO_CODE_GRANT_CLIENT, phoneNumber: "447700900123", countryCode: "GB" });
+
+    const response = await getPhoneNumberDetail(minted.accessToken, NO_CODE_GRANT_CLIENT);
+
+    expect(await answerOf(response)).toEqual({ status: 200, body: { phoneNumber: 447700900123, countryCode: "GB" } });
+  });
+
+  it("does not consume the token: it answers again until the default 600 s have passed, not after", async () => {
+    const minted = emulator.mintVerificationToken({ phoneNumber: SAMPLE_NUMBER });
+    expect((await getPhoneNumberDetail(minted.accessToken)).status).toBe(200);
+    expect((await getPhoneNumberDetail(minted.accessToken)).status).toBe(200);
+
+    clock += 600 * SECOND - 1;
+    expect((await getPhoneNumberDetail(minted.accessToken)).status).toBe(200);
+
+    clock += 1;
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken))).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+  });
+
+  it("honours ttlSeconds", async () => {
+    const minted = emulator.mintVerificationToken({ ttlSeconds: 30 });
+    clock += 30 * SECOND;
+
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken))).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+  });
+
+  it.each([
+    ["no clientId header", null],
+    ["an empty clientId", ""],
+    ["an unregistered clientId", "unknown-client"],
+  ])("1. 404 Invalid partner credentials for %s, even with a valid token", async (_case, clientId) => {
+    const minted = emulator.mintVerificationToken();
+
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken, clientId))).toEqual({
+      status: 404,
+      body: INVALID_PARTNER_CREDENTIALS,
+    });
+  });
+
+  it("1. the client is checked before the token", async () => {
+    expect(await answerOf(await getPhoneNumberDetail("unknown-token", "unknown-client"))).toEqual({
+      status: 404,
+      body: INVALID_PARTNER_CREDENTIALS,
+    });
+  });
+
+  it("2. 404 Invalid access token for an unknown token", async () => {
+    expect(await answerOf(await getPhoneNumberDetail("71d8367e-39f7-4de5-a3a3-2066431b9ca8"))).toEqual({
+      status: 404,
+      body: INVALID_ACCESS_TOKEN,
+    });
+  });
+
+  it("2. 404 Invalid access token for an empty token segment", async () => {
+    const response = await fetch(`${url}${PHONE_NUMBER_DETAIL_PREFIX}`, { headers: { clientId: DEFAULT_CLIENT_ID } });
+
+    expect(await answerOf(response)).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+  });
+
+  it("2. 404 Invalid access token for a token minted for another client, which its own client can still read", async () => {
+    const minted = emulator.mintVerificationToken({ clientId: OTHER_CLIENT });
+
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken))).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+    expect((await getPhoneNumberDetail(minted.accessToken, OTHER_CLIENT)).status).toBe(200);
+  });
+
+  it("an access token from the OAuth token call is not a verification token", async () => {
+    const oauthToken = await accessTokenFor();
+
+    expect(await answerOf(await getPhoneNumberDetail(oauthToken))).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+  });
+
+  it("server_error answers 500 before processing, then the token still works", async () => {
+    const minted = emulator.mintVerificationToken();
+    emulator.injectFault({ endpoint: "phoneNumberDetail", error: "server_error" });
+
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken))).toEqual({ status: 500, body: { error: "server_error" } });
+    expect((await getPhoneNumberDetail(minted.accessToken)).status).toBe(200);
+  });
+
+  it("resetConnection and hang apply to it too", async () => {
+    const minted = emulator.mintVerificationToken();
+    emulator.injectFault({ endpoint: "phoneNumberDetail", resetConnection: true });
+    emulator.injectFault({ endpoint: "phoneNumberDetail", hang: true });
+
+    await expect(getPhoneNumberDetail(minted.accessToken)).rejects.toThrow(
+      expect.objectContaining({ cause: expect.objectContaining({ code: "ECONNRESET" }) }),
+    );
+    await Promise.all([
+      expect(
+        fetch(`${url}${PHONE_NUMBER_DETAIL_PREFIX}${minted.accessToken}`, {
+          headers: { clientId: DEFAULT_CLIENT_ID },
+          signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+        }),
+      ).rejects.toThrow(expect.objectContaining({ name: "TimeoutError" })),
+      logged(/phoneNumberDetail\/\{accessToken\} -> no answer \(fault: hang\)/),
+    ]);
+    expect((await getPhoneNumberDetail(minted.accessToken)).status).toBe(200);
+  });
+
+  it("logs the path with {accessToken} in place of the token, and never the token", async () => {
+    const minted = emulator.mintVerificationToken();
+    const foreign = emulator.mintVerificationToken({ clientId: OTHER_CLIENT });
+    await getPhoneNumberDetail(minted.accessToken);
+    clock += SECOND;
+    await getPhoneNumberDetail(foreign.accessToken);
+    await getPhoneNumberDetail(minted.accessToken, "unknown-client");
+    const wrongMethod = await fetch(`${url}${PHONE_NUMBER_DETAIL_PREFIX}${minted.accessToken}`, { method: "POST" });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("GET");
+
+    expect(emulator.requests).toEqual([
+      { endpoint: "phoneNumberDetail", method: "GET", time: "2025-01-01T00:00:00.000Z", status: 200 },
+      { endpoint: "phoneNumberDetail", method: "GET", time: "2025-01-01T00:00:01.000Z", status: 404, code: 1404 },
+      { endpoint: "phoneNumberDetail", method: "GET", time: "2025-01-01T00:00:01.000Z", status: 404, code: 404 },
+    ]);
+    expect(emulator.requestCount("phoneNumberDetail")).toBe(3);
+    expect(logLines).toEqual([
+      `GET ${PHONE_NUMBER_DETAIL_LOGGED} -> 200`,
+      `GET ${PHONE_NUMBER_DETAIL_LOGGED} -> 404 code 1404`,
+      `GET ${PHONE_NUMBER_DETAIL_LOGGED} -> 404 code 404`,
+    ]);
+    const everythingRecorded =
+      JSON.stringify(emulator.requests) + logLines.join("\n") + JSON.stringify(await (await fetch(`${url}/emulator/requests`)).json());
+    for (const token of [minted.accessToken, foreign.accessToken]) expect(everythingRecorded).not.toContain(token);
+  });
+
+  it("reset() forgets verification tokens", async () => {
+    const minted = emulator.mintVerificationToken();
+
+    emulator.reset();
+
+    expect(await answerOf(await getPhoneNumberDetail(minted.accessToken))).toEqual({ status: 404, body: INVALID_ACCESS_TOKEN });
+  });
+
+  it.each<[string, MintVerificationTokenOptions]>([
+    ["an unregistered client", { clientId: "nobody" }],
+    ["a number with a plus", { phoneNumber: "+919876543210" }],
+    ["a number with a leading 0", { phoneNumber: "09876543210" }],
+    ["a number over 15 digits", { phoneNumber: "9198765432101234" }],
+    ["a lower-case country", { countryCode: "in" }],
+    ["a zero TTL", { ttlSeconds: 0 }],
+    ["an unknown option", { phone: SAMPLE_NUMBER } as MintVerificationTokenOptions],
+  ])("mintVerificationToken rejects %s", (_case, options) => {
+    expect(() => emulator.mintVerificationToken(options)).toThrow(EmulatorUsageError);
+  });
+
+  it("POST /emulator/verification-tokens mints a token that works end to end, and 400 for bad options", async () => {
+    const response = await postJson("/emulator/verification-tokens", { phoneNumber: SAMPLE_NUMBER, numberAsString: true });
+    expect(response.status).toBe(201);
+    const minted = await response.json();
+    expect(minted).toEqual({ accessToken: expect.any(String), phoneNumber: SAMPLE_NUMBER, countryCode: "IN" });
+
+    expect(await (await getPhoneNumberDetail((minted as { accessToken: string }).accessToken)).text()).toBe(
+      `{"phoneNumber":"${SAMPLE_NUMBER}","countryCode":"IN"}`,
+    );
+    expect((await fetch(`${url}/emulator/verification-tokens`, { method: "POST" })).status).toBe(201);
+    expect(await answerOf(await postJson("/emulator/verification-tokens", { clientId: "nobody" }))).toEqual({
+      status: 400,
+      body: { error: "invalid_request", error_description: expect.stringContaining('Unknown client "nobody"') },
+    });
+  });
+});
+
+describe("GET /v1/key and signed profiles", () => {
+  it("lists one RSA 2048 key as base64 SPKI DER, the same on every call", async () => {
+    const response = await fetch(`${url}/v1/key`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    const keys = (await response.json()) as TruecallerPublicKey[];
+    expect(keys).toEqual([{ keyType: "RSA", key: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/) }]);
+    const publicKey = createPublicKey({ key: Buffer.from(keys[0]?.key ?? "", "base64"), format: "der", type: "spki" });
+    expect(publicKey.asymmetricKeyType).toBe("rsa");
+    expect(publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(await fetchKeys()).toEqual(keys);
+  });
+
+  it("signs the payload text with SHA512withRSA: it verifies with the listed key, and not over the decoded JSON", async () => {
+    const signed = emulator.signProfile({ requestNonce: "nonce-1" });
+    const keys = await fetchKeys();
+
+    expect(signed.signatureAlgorithm).toBe("SHA512withRSA");
+    expect(verifiesWithAny(signed, keys)).toBe(true);
+    const overJson = { ...signed, payload: Buffer.from(signed.payload, "base64").toString("utf8") };
+    expect(verifiesWithAny(overJson, keys)).toBe(false);
+    expect(verifiesWithAny({ ...signed, payload: `${signed.payload} ` }, keys)).toBe(false);
+  });
+
+  it("the payload decodes to a random Indian profile with the request's nonce and the clock's time in seconds", async () => {
+    clock = START + 1500;
+
+    const signed = emulator.signProfile({ requestNonce: "nonce-2" });
+
+    const decoded = decodePayload(signed.payload);
+    expect(decoded).toEqual(signed.profile);
+    expect(decoded).toEqual({
+      firstName: expect.any(String),
+      lastName: expect.any(String),
+      phoneNumber: expect.stringMatching(/^\+919\d{9}$/),
+      countryCode: "IN",
+      gender: expect.stringMatching(/^[MF]$/),
+      email: expect.stringMatching(/^[a-z0-9.]+@example\.com$/),
+      avatarUrl: expect.stringMatching(/^https:\/\/example\.com\//),
+      city: expect.any(String),
+      zipcode: expect.stringMatching(/^\d{6}$/),
+      isTrueName: true,
+      isAmbassador: false,
+      requestNonce: "nonce-2",
+      requestTime: START / SECOND + 1,
+      verifier: expect.any(String),
+      userLocale: "en",
+    } satisfies Record<keyof TruecallerSignedProfile, unknown>);
+  });
+
+  it("merges profile overrides, deriving the email from the names, and honours requestTime", () => {
+    const signed = emulator.signProfile({
+      requestNonce: "nonce-3",
+      requestTime: 1_700_000_000,
+      profile: { firstName: "Asha", lastName: "Rao", phoneNumber: "+919876543210", gender: "F", email: undefined },
+    });
+
+    const decoded = decodePayload(signed.payload) as Record<string, unknown>;
+    expect(decoded).toMatchObject({ firstName: "Asha", lastName: "Rao", phoneNumber: "+919876543210", gender: "F" });
+    expect(decoded).toMatchObject({ requestNonce: "nonce-3", requestTime: 1_700_000_000 });
+    expect(decoded).not.toHaveProperty("email");
+    expect(signed.profile).not.toHaveProperty("email");
+  });
+
+  it("hashAlgorithm sha256 keeps the SHA512withRSA label: only a SHA-256 verifier accepts it", async () => {
+    const signed = emulator.signProfile({ requestNonce: "nonce-4", hashAlgorithm: "sha256" });
+    const keys = await fetchKeys();
+
+    expect(signed.signatureAlgorithm).toBe("SHA512withRSA");
+    expect(verifiesWithAny(signed, keys)).toBe(false);
+    expect(verifiesWithAny(signed, keys, "RSA-SHA256")).toBe(true);
+    expect(emulator.signProfile({ requestNonce: "nonce-5", signatureAlgorithm: "SHA256withRSA" }).signatureAlgorithm).toBe("SHA256withRSA");
+  });
+
+  it("rotateKeys lists only the new key: new signatures need a refetch, retired ones verify no more", async () => {
+    const before = await fetchKeys();
+
+    emulator.rotateKeys();
+
+    const after = await fetchKeys();
+    expect(after).toHaveLength(1);
+    expect(after[0]?.key).not.toBe(before[0]?.key);
+    const fresh = emulator.signProfile({ requestNonce: "nonce-6" });
+    expect(verifiesWithAny(fresh, before)).toBe(false);
+    expect(verifiesWithAny(fresh, after)).toBe(true);
+    const retired = emulator.signProfile({ requestNonce: "nonce-7", signWith: "retired" });
+    expect(verifiesWithAny(retired, before)).toBe(true);
+    expect(verifiesWithAny(retired, after)).toBe(false);
+  });
+
+  it("signWith retired before any rotation is a usage error", () => {
+    expect(() => emulator.signProfile({ requestNonce: "nonce-8", signWith: "retired" })).toThrow(
+      new EmulatorUsageError('No retired key: signWith "retired" needs a rotateKeys() first'),
+    );
+  });
+
+  it("foreign signatures verify with no listed key, before or after a rotation", async () => {
+    const foreign = emulator.signProfile({ requestNonce: "nonce-9", signWith: "foreign" });
+    const before = await fetchKeys();
+    emulator.rotateKeys();
+    const after = await fetchKeys();
+
+    expect(verifiesWithAny(foreign, [...before, ...after])).toBe(false);
+    expect(verifiesWithAny(emulator.signProfile({ requestNonce: "nonce-10", signWith: "foreign" }), after)).toBe(false);
+  });
+
+  it("reset() keeps the signing keys", async () => {
+    const before = await fetchKeys();
+
+    emulator.reset();
+
+    expect(await fetchKeys()).toEqual(before);
+  });
+
+  it("keys server_error answers 500 before processing, then the list is served", async () => {
+    emulator.injectFault({ endpoint: "keys", error: "server_error" });
+
+    expect(await answerOf(await fetch(`${url}/v1/key`))).toEqual({ status: 500, body: { error: "server_error" } });
+    expect(await fetchKeys()).toHaveLength(1);
+    expect(emulator.requests).toEqual([
+      { endpoint: "keys", method: "GET", time: "2025-01-01T00:00:00.000Z", status: 500, error: "server_error", fault: "answer" },
+      { endpoint: "keys", method: "GET", time: "2025-01-01T00:00:00.000Z", status: 200 },
+    ]);
+    expect(logLines).toEqual(["GET /v1/key -> 500 server_error (fault: answer)", "GET /v1/key -> 200"]);
+  });
+
+  it("keys faults answer a custom body (an empty list), reset the connection, or hang", async () => {
+    emulator.injectFault({ endpoint: "keys", status: 200, body: [] });
+    emulator.injectFault({ endpoint: "keys", resetConnection: true });
+    emulator.injectFault({ endpoint: "keys", hang: true });
+
+    expect(await answerOf(await fetch(`${url}/v1/key`))).toEqual({ status: 200, body: [] });
+    await expect(fetch(`${url}/v1/key`)).rejects.toThrow(expect.objectContaining({ cause: expect.objectContaining({ code: "ECONNRESET" }) }));
+    await Promise.all([
+      expect(fetch(`${url}/v1/key`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })).rejects.toThrow(
+        expect.objectContaining({ name: "TimeoutError" }),
+      ),
+      logged(/GET \/v1\/key -> no answer \(fault: hang\)/),
+    ]);
+    expect(emulator.requestCount("keys")).toBe(3);
+  });
+
+  it.each<[string, Fault]>([
+    ["a token error on keys", { endpoint: "keys", error: "too_many_requests" }],
+    ["a token error on phoneNumberDetail", { endpoint: "phoneNumberDetail", error: "temporarily_unavailable" }],
+    ["hang with a status on keys", { endpoint: "keys", hang: true, status: 500 }],
+    ["a fault that does nothing on phoneNumberDetail", { endpoint: "phoneNumberDetail" }],
+  ])("injectFault rejects %s", (_case, fault) => {
+    expect(() => emulator.injectFault(fault)).toThrow(EmulatorUsageError);
+  });
+
+  it.each<[string, SignProfileOptions]>([
+    ["no requestNonce", {} as SignProfileOptions],
+    ["an empty requestNonce", { requestNonce: "" }],
+    ["requestNonce inside profile", { requestNonce: "n", profile: { requestNonce: "other" } }],
+    ["requestTime inside profile", { requestNonce: "n", profile: { requestTime: 1 } }],
+    ["a fractional requestTime", { requestNonce: "n", requestTime: 1.5 }],
+    ["an unknown key choice", { requestNonce: "n", signWith: "stolen" as "foreign" }],
+    ["an unknown hash", { requestNonce: "n", hashAlgorithm: "md5" as "sha256" }],
+    ["an unknown profile field", { requestNonce: "n", profile: { given_name: "Asha" } as Partial<TruecallerSignedProfile> }],
+  ])("signProfile rejects %s", (_case, options) => {
+    expect(() => emulator.signProfile(options)).toThrow(EmulatorUsageError);
+  });
+
+  it("POST /emulator/signed-profiles signs with the same options, and 400 without a nonce", async () => {
+    const response = await postJson("/emulator/signed-profiles", { requestNonce: "nonce-11", profile: { firstName: "Asha" } });
+    expect(response.status).toBe(201);
+    const signed = (await response.json()) as SignedProfile;
+    expect(signed).toEqual({
+      payload: expect.any(String),
+      signature: expect.any(String),
+      signatureAlgorithm: "SHA512withRSA",
+      profile: expect.objectContaining({ firstName: "Asha", requestNonce: "nonce-11" }),
+    });
+    expect(decodePayload(signed.payload)).toEqual(signed.profile);
+    expect(verifiesWithAny(signed, await fetchKeys())).toBe(true);
+
+    const noNonce = await fetch(`${url}/emulator/signed-profiles`, { method: "POST" });
+    expect(await answerOf(noNonce)).toEqual({
+      status: 400,
+      body: { error: "invalid_request", error_description: expect.stringContaining("requestNonce") },
+    });
+  });
+
+  it("POST /emulator/rotate-keys replaces the listed key", async () => {
+    const before = await fetchKeys();
+
+    expect((await fetch(`${url}/emulator/rotate-keys`, { method: "POST" })).status).toBe(204);
+
+    const after = await fetchKeys();
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(before);
+    const retired = (await (await postJson("/emulator/signed-profiles", { requestNonce: "n", signWith: "retired" })).json()) as SignedProfile;
+    expect(verifiesWithAny(retired, before)).toBe(true);
+    expect(verifiesWithAny(retired, after)).toBe(false);
+  });
+
+  it("GET / shows the new endpoints, the control routes and the one-URL settings", async () => {
+    const help = await (await fetch(`${url}/`)).text();
+
+    for (const line of [
+      `${url}${PHONE_NUMBER_DETAIL_LOGGED}`,
+      `${url}/v1/key`,
+      `curl -s -X POST ${url}/emulator/verification-tokens`,
+      `curl -s -X POST ${url}/emulator/signed-profiles`,
+      `${url}/emulator/rotate-keys`,
+      `TRUECALLER_VERIFICATION_BASE_URL=${url}`,
+      `TRUECALLER_KEYS_URL=${url}/v1/key`,
+    ]) {
+      expect(help).toContain(line);
+    }
   });
 });
 
