@@ -5,6 +5,11 @@ import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
 export const TRUECALLER_DEFAULT_BASE_URL = "https://oauth-account-noneu.truecaller.com";
+/** Truecaller's host for the app-less (drop call / OTP) verification. */
+export const TRUECALLER_DEFAULT_VERIFICATION_BASE_URL = "https://sdk-otp-verification-noneu.truecaller.com";
+/** Truecaller's public keys for signed profiles ("Server Side Response Validation"). */
+export const TRUECALLER_DEFAULT_KEYS_URL = "https://api4.truecaller.com/v1/key";
+export const WGTWO_DEFAULT_BASE_URL = "https://id.wgtwo.com";
 
 /**
  * Settings without a safe default for a deployment: the emulator's client, generated keys,
@@ -28,6 +33,10 @@ function integer(min: number, max: number) {
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .transform((url) => url.replace(/\/+$/, ""));
+/** An issuer is compared character for character with `iss`: kept exactly as written, trailing slash and all. */
+const exactHttpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+/** Apps' redirect URIs often use their own scheme (com.example.app://callback). */
+const absoluteUri = z.string().refine((value) => URL.canParse(value), { error: "must be an absolute URI" });
 
 const environmentSchema = z
   .object({
@@ -66,6 +75,17 @@ const environmentSchema = z
     ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
+    TRUECALLER_VERIFICATION_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_VERIFICATION_BASE_URL),
+    TRUECALLER_KEYS_URL: httpUrl.default(TRUECALLER_DEFAULT_KEYS_URL),
+    TRUECALLER_PAYLOAD_MAX_AGE_S: integer(30, 86_400).default(600),
+    WGTWO_CLIENT_ID: z.string().optional(),
+    WGTWO_CLIENT_SECRET: z.string().optional(),
+    WGTWO_BASE_URL: httpUrl.default(WGTWO_DEFAULT_BASE_URL),
+    WGTWO_ISSUER: exactHttpUrl.optional(),
+    WGTWO_REDIRECT_URI: absoluteUri.optional(),
+    OIDC_ISSUER: exactHttpUrl.optional(),
+    OIDC_CLIENT_ID: z.string().optional(),
+    OIDC_REDIRECT_URI: absoluteUri.optional(),
     PROVIDER_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(5_000),
     LOGIN_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(12_000),
   })
@@ -76,6 +96,20 @@ const environmentSchema = z
     // A session ends with its last refresh token; an access token must not outlive it.
     if (env.REFRESH_TOKEN_TTL_S < env.SESSION_TTL_S) {
       context.addIssue({ code: "custom", path: ["REFRESH_TOKEN_TTL_S"], message: "must be at least SESSION_TTL_S" });
+    }
+    // Half a provider's settings is a typo, not a choice: say so rather than silently leave it off.
+    for (const [present, missing] of [
+      ["WGTWO_CLIENT_ID", "WGTWO_CLIENT_SECRET"],
+      ["WGTWO_CLIENT_SECRET", "WGTWO_CLIENT_ID"],
+      ["OIDC_ISSUER", "OIDC_CLIENT_ID"],
+      ["OIDC_CLIENT_ID", "OIDC_ISSUER"],
+    ] as const) {
+      if (env[present] !== undefined && env[missing] === undefined) {
+        context.addIssue({ code: "custom", path: [missing], message: `is required when ${present} is set` });
+      }
+    }
+    if (env.NODE_ENV === "production" && env.OIDC_ISSUER !== undefined && !env.OIDC_ISSUER.startsWith("https:")) {
+      context.addIssue({ code: "custom", path: ["OIDC_ISSUER"], message: "must be an https URL in production (OpenID Connect Discovery §3)" });
     }
   });
 
@@ -94,12 +128,28 @@ export interface Config {
   readonly sessions: SessionSettings;
   /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
   readonly routerSecret: string | undefined;
-  /** Absent when no client id is set: the provider then answers PROVIDER_MISCONFIGURED. */
-  readonly truecaller: { clientId: string; baseUrl: string } | undefined;
+  /** Absent when no client id is set: Truecaller's three paths then answer PROVIDER_MISCONFIGURED. */
+  readonly truecaller: TruecallerSettings | undefined;
+  /** Absent unless WGTWO_CLIENT_ID and WGTWO_CLIENT_SECRET are set. */
+  readonly wgtwo: { clientId: string; clientSecret: string; baseUrl: string; issuer: string; redirectUri: string | undefined } | undefined;
+  /** Absent unless OIDC_ISSUER and OIDC_CLIENT_ID are set. */
+  readonly oidc: { issuer: string; clientId: string; redirectUri: string | undefined } | undefined;
   /** Timeout of each provider HTTP attempt. */
   readonly providerTimeoutMs: number;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
+}
+
+export interface TruecallerSettings {
+  readonly clientId: string;
+  /** OAuth SDK 3.x token and user-info endpoints. */
+  readonly baseUrl: string;
+  /** The app-less verification's phoneNumberDetail endpoint. */
+  readonly verificationBaseUrl: string;
+  /** Public keys of signed profiles. */
+  readonly keysUrl: string;
+  /** How old a signed profile may be. */
+  readonly payloadMaxAgeSeconds: number;
 }
 
 export interface SessionSettings {
@@ -174,7 +224,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     routerSecret: e.ROUTER_SECRET,
     truecaller:
-      e.TRUECALLER_CLIENT_ID === undefined ? undefined : { clientId: e.TRUECALLER_CLIENT_ID, baseUrl: e.TRUECALLER_BASE_URL },
+      e.TRUECALLER_CLIENT_ID === undefined
+        ? undefined
+        : {
+            clientId: e.TRUECALLER_CLIENT_ID,
+            baseUrl: e.TRUECALLER_BASE_URL,
+            verificationBaseUrl: e.TRUECALLER_VERIFICATION_BASE_URL,
+            keysUrl: e.TRUECALLER_KEYS_URL,
+            payloadMaxAgeSeconds: e.TRUECALLER_PAYLOAD_MAX_AGE_S,
+          },
+    wgtwo:
+      e.WGTWO_CLIENT_ID === undefined || e.WGTWO_CLIENT_SECRET === undefined
+        ? undefined
+        : {
+            clientId: e.WGTWO_CLIENT_ID,
+            clientSecret: e.WGTWO_CLIENT_SECRET,
+            baseUrl: e.WGTWO_BASE_URL,
+            // Hydra's issuer is its public URL with a trailing slash (https://id.wgtwo.com/).
+            issuer: e.WGTWO_ISSUER ?? `${e.WGTWO_BASE_URL}/`,
+            redirectUri: e.WGTWO_REDIRECT_URI,
+          },
+    oidc:
+      e.OIDC_ISSUER === undefined || e.OIDC_CLIENT_ID === undefined
+        ? undefined
+        : { issuer: e.OIDC_ISSUER, clientId: e.OIDC_CLIENT_ID, redirectUri: e.OIDC_REDIRECT_URI },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     loginTimeoutMs: e.LOGIN_TIMEOUT_MS,
   };

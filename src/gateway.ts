@@ -8,7 +8,8 @@ import express from "express";
 import type { GraphQLSchema } from "graphql";
 import type { ContainerType } from "type-graphql";
 import { AccessTokens } from "./auth/access-tokens.js";
-import { LoginService } from "./auth/login.service.js";
+import { LoginService, type TruecallerAppLessPaths } from "./auth/login.service.js";
+import { ProfileService } from "./auth/profile.service.js";
 import { RefreshTokenSuccession } from "./auth/refresh-tokens.js";
 import { SessionService } from "./auth/session.service.js";
 import { loadOrCreateSigningKeyFile, type SigningKeySet } from "./auth/signing-keys.js";
@@ -17,18 +18,25 @@ import type { Config } from "./config.js";
 import { createContextFactory, type GatewayContext } from "./graphql/context.js";
 import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-error.js";
 import { LoginResolver } from "./graphql/login.resolver.js";
+import { ProfileResolver } from "./graphql/profile.resolver.js";
+import { UserResolver } from "./graphql/user.resolver.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
 import { runPeriodically } from "./periodic.js";
-import type { PhoneLoginProvider } from "./providers/provider.js";
+import { createOidcProvider } from "./providers/oidc/oidc.js";
+import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
+import { createTruecallerNumberVerification } from "./providers/truecaller/phone-number-detail.js";
+import { createTruecallerSignedProfiles, SIGNED_PAYLOAD_CLOCK_SKEW_S } from "./providers/truecaller/signed-profile.js";
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
+import { createWgtwoProvider } from "./providers/wgtwo/wgtwo.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
 import { SessionRepository } from "./store/session.repository.js";
 import { loadOrCreateKeyFile, TokenCipher, type EncryptionKey } from "./store/token-cipher.js";
 import { createMemoryCache, createRedisCache, type TtlCache } from "./store/ttl-cache.js";
+import { UsedPayloads } from "./store/used-payloads.js";
 import { UserRepository } from "./store/user.repository.js";
 
 /** GraphQL requests are small; anything larger is refused before parsing. */
@@ -77,19 +85,14 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       );
     }
 
-    const configured: PhoneLoginProvider[] = [];
-    if (config.truecaller) {
-      configured.push(
-        createTruecallerProvider({ ...config.truecaller, timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) }),
-      );
-    } else {
-      logger.warn("TRUECALLER_CLIENT_ID is not set: verifyTruecaller answers PROVIDER_MISCONFIGURED");
-    }
+    const providers = configuredProviders(config, options, logger);
     if (config.production && config.routerSecret === undefined) {
       logger.warn("ROUTER_SECRET is not set: _entities reads users by id for anyone who can reach this gateway");
     }
-    const users = new UserRepository(database.prisma);
     const encryptionKeyring = await encryptionKeys(config);
+    const cipher = new TokenCipher(encryptionKeyring);
+    const users = new UserRepository(database.prisma, cipher);
+    const providerTokens = new ProviderTokenCache(cache, cipher);
     const accessTokens = new AccessTokens({
       keys: await signingKeys(config),
       issuer: config.sessions.issuer,
@@ -106,17 +109,21 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       revokedSessionRetentionDays: config.sessions.revokedSessionRetentionDays,
     });
     const logins = new LoginService({
-      providers: new Map(configured.map((provider) => [provider.id, provider])),
+      providers,
+      truecaller: truecallerAppLessPaths(config, options, cache),
       users,
-      providerTokens: new ProviderTokenCache(cache, new TokenCipher(encryptionKeyring)),
+      providerTokens,
       sessions,
       logger,
       loginTimeoutMs: config.loginTimeoutMs,
     });
+    const profiles = new ProfileService({ providers, users, providerTokens, logger, timeoutMs: config.loginTimeoutMs });
 
     const container = resolverContainer([
       [LoginResolver, new LoginResolver(logins)],
+      [ProfileResolver, new ProfileResolver(profiles)],
       [SessionResolver, new SessionResolver(sessions)],
+      [UserResolver, new UserResolver()],
     ]);
     const httpServer = await serve(config, logger, {
       schema: await buildGatewaySchema(container),
@@ -144,6 +151,31 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     await Promise.allSettled([database.close(), cache?.close()]);
     throw error;
   }
+}
+
+/** The code-flow providers whose settings are present, by id. */
+function configuredProviders(config: Config, options: GatewayOptions, logger: Logger): Map<ProviderId, PhoneLoginProvider> {
+  const common = { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const providers: PhoneLoginProvider[] = [];
+  if (config.truecaller) providers.push(createTruecallerProvider({ ...common, clientId: config.truecaller.clientId, baseUrl: config.truecaller.baseUrl }));
+  if (config.wgtwo) providers.push(createWgtwoProvider({ ...common, ...config.wgtwo }));
+  if (config.oidc) providers.push(createOidcProvider({ ...common, ...config.oidc }));
+  if (providers.length === 0) logger.warn("no login provider is configured (TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER): every login answers PROVIDER_MISCONFIGURED");
+  else if (!config.truecaller) logger.info("TRUECALLER_CLIENT_ID is not set: Truecaller logins answer PROVIDER_MISCONFIGURED");
+  return new Map(providers.map((provider) => [provider.id, provider]));
+}
+
+/** Truecaller's drop-call/OTP and signed-profile paths, available wherever Truecaller is configured. */
+function truecallerAppLessPaths(config: Config, options: GatewayOptions, cache: TtlCache): TruecallerAppLessPaths | undefined {
+  const { truecaller } = config;
+  if (!truecaller) return undefined;
+  const common = { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  return {
+    numbers: createTruecallerNumberVerification({ ...common, clientId: truecaller.clientId, baseUrl: truecaller.verificationBaseUrl }),
+    signedProfiles: createTruecallerSignedProfiles({ ...common, keysUrl: truecaller.keysUrl, maxAgeSeconds: truecaller.payloadMaxAgeSeconds }),
+    usedPayloads: new UsedPayloads(cache),
+    payloadLifetimeMs: (truecaller.payloadMaxAgeSeconds + SIGNED_PAYLOAD_CLOCK_SKEW_S) * 1000,
+  };
 }
 
 /** The configured keyring, or outside production one generated once and kept under DATA_DIR. */

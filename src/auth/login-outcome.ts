@@ -1,3 +1,4 @@
+import type { SignedProfileProblem } from "../providers/provider.js";
 import type { StoredUser } from "../store/user.repository.js";
 import type { InputField } from "./login-input.js";
 import type { IssuedSession } from "./session.service.js";
@@ -18,4 +19,15 @@ export type LoginOutcome =
   | { kind: "RateLimited"; retryAfterSeconds: number | undefined }
   | { kind: "ProviderUnavailable"; retryAfterSeconds: number | undefined }
   | { kind: "ProfileUnavailable" }
-  | { kind: "PhoneNotVerified" };
+  | { kind: "PhoneNotVerified" }
+  | { kind: "InvalidIdToken" }
+  | { kind: "InvalidSignedProfile"; problem: SignedProfileProblem };
+
+/** What re-reading a signed-in user's provider profile can end in. */
+export type ProfileRefreshOutcome =
+  | { kind: "ProfileRefreshed"; user: StoredUser }
+  /** No usable provider token, or the provider no longer vouches for this user's number: log in with the provider again. */
+  | { kind: "ReauthenticationRequired" }
+  | { kind: "ProviderMisconfigured" }
+  | { kind: "RateLimited"; retryAfterSeconds: number | undefined }
+  | { kind: "ProviderUnavailable"; retryAfterSeconds: number | undefined };

@@ -1,15 +1,34 @@
 import { errorSummary, type Logger } from "../logger.js";
-import type { PhoneLoginProvider, ProviderFailure, ProviderId } from "../providers/provider.js";
+import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile, ProviderToken } from "../providers/provider.js";
+import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
+import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
-import type { UserRepository, VerifiedLogin } from "../store/user.repository.js";
+import type { UsedPayloads } from "../store/used-payloads.js";
+import type { ProfileFields, UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
-import { validateCodeGrant } from "./login-input.js";
+import {
+  validateCodeGrant,
+  validateSignedProfileInput,
+  validateTruecallerAccessToken,
+  type CodeLoginInput,
+  type TruecallerAccessTokenInput,
+} from "./login-input.js";
 import type { LoginOutcome } from "./login-outcome.js";
 import type { SessionService } from "./session.service.js";
 
+/** Truecaller's two app-less paths; absent when Truecaller is not configured. */
+export interface TruecallerAppLessPaths {
+  readonly numbers: TruecallerNumberVerification;
+  readonly signedProfiles: TruecallerSignedProfiles;
+  readonly usedPayloads: UsedPayloads;
+  /** How long a signed payload stays acceptable (its maximum age plus clock skew): the time it is remembered as used. */
+  readonly payloadLifetimeMs: number;
+}
+
 export interface LoginServiceDependencies {
-  /** Configured providers by id; a missing one answers ProviderMisconfigured without a network call. */
+  /** Configured code-flow providers by id; a missing one answers ProviderMisconfigured without a network call. */
   readonly providers: ReadonlyMap<ProviderId, PhoneLoginProvider>;
+  readonly truecaller: TruecallerAppLessPaths | undefined;
   readonly users: UserRepository;
   readonly providerTokens: ProviderTokenCache;
   readonly sessions: SessionService;
@@ -19,97 +38,177 @@ export interface LoginServiceDependencies {
 }
 
 /**
- * Turns a provider authorization code into a stored, verified user: validate
- * locally, exchange the code, read the profile, insist on a verified phone,
- * upsert the user, open a session, cache the provider token.
+ * Turns proof of a phone number — a provider authorization code, a Truecaller
+ * access token, or a Truecaller-signed profile — into a stored, verified user
+ * with a new session: validate locally, ask the provider, insist on a verified
+ * phone, upsert the user and its identity, open a session, keep the provider's
+ * tokens.
  */
 export class LoginService {
   constructor(private readonly deps: LoginServiceDependencies) {}
 
-  /** Ids of the providers this deployment can log in with. */
+  /** Ids of the code-flow providers this deployment can log in with. */
   configuredProviders(): ProviderId[] {
     return [...this.deps.providers.keys()];
   }
 
-  async verifyAuthorizationCode(providerId: ProviderId, code: string, verifier: string): Promise<LoginOutcome> {
-    const { logger } = this.deps;
+  verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput): Promise<LoginOutcome> {
+    return this.observed(providerId, async () => {
+      const provider = this.deps.providers.get(providerId);
+      if (!provider) return this.notConfigured(providerId);
+      const grant = validateCodeGrant(input, provider.grantRules);
+      if (!grant.ok) return { kind: "InvalidInput", field: grant.field, problem: grant.problem };
+
+      const deadline = AbortSignal.timeout(this.deps.loginTimeoutMs);
+      const tokens = await provider.exchangeCode(grant.value, deadline);
+      if (!tokens.ok) return this.refused(providerId, tokens.failure);
+      const profile = await provider.fetchProfile(tokens.value, deadline);
+      if (!profile.ok) return this.refused(providerId, profile.failure);
+      const outcome = await this.complete(providerId, profile.value, tokens.value.refreshToken);
+      if (outcome.kind === "LoginSucceeded") await this.cacheAccessToken(providerId, outcome.user.id, tokens.value.access);
+      return outcome;
+    });
+  }
+
+  /** Truecaller users without the app: the SDK's access token names the number Truecaller verified by call or OTP. */
+  verifyTruecallerAccessToken(input: TruecallerAccessTokenInput): Promise<LoginOutcome> {
+    return this.observed("truecaller_otp", async () => {
+      const truecaller = this.deps.truecaller;
+      if (!truecaller) return this.notConfigured("truecaller_otp");
+      const valid = validateTruecallerAccessToken(input);
+      if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
+
+      const number = await truecaller.numbers.verifiedNumber(valid.value.accessToken, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      if (!number.ok) return this.refused("truecaller_otp", number.failure);
+      return this.complete(
+        "truecaller_otp",
+        {
+          // The answer names no account: the number is the identity.
+          subject: number.value.e164,
+          phoneNumber: number.value,
+          phoneNumberVerified: true,
+          // Typed by the user into the app, as Truecaller's flow asks; the number is what is verified.
+          givenName: valid.value.firstName,
+          familyName: valid.value.lastName,
+          email: undefined,
+          picture: undefined,
+          gender: undefined,
+          address: undefined,
+        },
+        undefined,
+      );
+    });
+  }
+
+  /** A Truecaller-signed profile (SDK 2.x / iOS), accepted once while recent. */
+  verifyTruecallerSignedProfile(input: SignedProfileInput): Promise<LoginOutcome> {
+    return this.observed("truecaller_signed_profile", async () => {
+      const truecaller = this.deps.truecaller;
+      if (!truecaller) return this.notConfigured("truecaller_signed_profile");
+      const valid = validateSignedProfileInput(input);
+      if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
+
+      const verified = await truecaller.signedProfiles.verify(valid.value, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      if (!verified.ok) return this.refused("truecaller_signed_profile", verified.failure);
+      const { digest, profile } = verified.value;
+      if (!(await truecaller.usedPayloads.claim(digest, truecaller.payloadLifetimeMs))) {
+        return this.refused("truecaller_signed_profile", { kind: "InvalidSignedProfile", problem: "Replayed", detail: "payload already used" });
+      }
+      try {
+        return await this.complete("truecaller_signed_profile", profile, undefined);
+      } catch (error) {
+        // Nothing was stored: the app may send the same payload again once the outage is over.
+        await truecaller.usedPayloads.release(digest).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  /** Logs one line per attempt: the outcome kind, never the submitted values. */
+  private async observed(provider: IdentityProviderId, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
     const started = performance.now();
-    const outcome = await this.attempt(providerId, code, verifier);
-    const log = { provider: providerId, outcome: outcome.kind, durationMs: Math.round(performance.now() - started) };
+    const outcome = await attempt();
+    const log = { provider, outcome: outcome.kind, durationMs: Math.round(performance.now() - started) };
     if (outcome.kind === "LoginSucceeded") {
-      logger.info({ ...log, userId: outcome.user.id, isNewUser: outcome.isNewUser }, "login succeeded");
+      this.deps.logger.info({ ...log, userId: outcome.user.id, isNewUser: outcome.isNewUser }, "login succeeded");
     } else {
-      logger.info(log, "login refused");
+      this.deps.logger.info(log, "login refused");
     }
     return outcome;
   }
 
-  private async attempt(providerId: ProviderId, code: string, verifier: string): Promise<LoginOutcome> {
-    const input = validateCodeGrant(code, verifier);
-    if (!input.ok) return { kind: "InvalidInput", field: input.field, problem: input.problem };
+  private notConfigured(provider: IdentityProviderId): LoginOutcome {
+    this.deps.logger.error({ provider }, "provider is not configured");
+    return { kind: "ProviderMisconfigured" };
+  }
 
-    const provider = this.deps.providers.get(providerId);
-    if (!provider) {
-      this.deps.logger.error({ provider: providerId }, "provider is not configured");
-      return { kind: "ProviderMisconfigured" };
-    }
-
-    const deadline = AbortSignal.timeout(this.deps.loginTimeoutMs);
-    const token = await provider.exchangeCode(input.grant, deadline);
-    if (!token.ok) return this.refused(providerId, token.failure);
-    const profile = await provider.fetchProfile(token.value, deadline);
-    if (!profile.ok) return this.refused(providerId, profile.failure);
-
-    const { phoneNumber, phoneNumberVerified } = profile.value;
+  /** Stores the verified login with a new session (and the provider's refresh token, sealed, when it gave one). */
+  private async complete(provider: IdentityProviderId, profile: ProviderProfile, refreshToken: string | undefined): Promise<LoginOutcome> {
+    const { phoneNumber, phoneNumberVerified } = profile;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
-    const verified: VerifiedLogin = {
-      phoneNumber: phoneNumber.e164,
-      countryCode: phoneNumber.countryCode,
-      provider: providerId,
-      subject: profile.value.subject,
-      givenName: profile.value.givenName,
-      familyName: profile.value.familyName,
-      email: profile.value.email,
-      picture: profile.value.picture,
-      gender: profile.value.gender,
-      addressLocality: profile.value.address?.locality,
-      addressPostalCode: profile.value.address?.postalCode,
-    };
     const pending = this.deps.sessions.newSession();
-    const { user, created } = await this.deps.users.upsertVerifiedUser(verified, pending.record);
+    const { user, created } = await this.deps.users.upsertVerifiedUser(
+      { ...profileFieldsOf(profile), phoneNumber: phoneNumber.e164, provider, subject: profile.subject, refreshToken },
+      pending.record,
+    );
     const session = await this.deps.sessions.issue(pending, user);
-
-    // The user is stored; a cache outage must not lose the login.
-    await this.deps.providerTokens.put(providerId, user.id, token.value).catch((error: unknown) => {
-      this.deps.logger.warn({ provider: providerId, userId: user.id, error: errorSummary(error) }, "provider token not cached");
-    });
     return { kind: "LoginSucceeded", user, isNewUser: created, session };
   }
 
+  /** Keeps the access token for calls on the user's behalf; the user is stored, so a cache outage must not lose the login. */
+  private async cacheAccessToken(provider: ProviderId, userId: string, token: ProviderToken): Promise<void> {
+    await this.deps.providerTokens.put(provider, userId, token).catch((error: unknown) => {
+      this.deps.logger.warn({ provider, userId, error: errorSummary(error) }, "provider token not cached");
+    });
+  }
+
   /** Logs what operators need to know about a provider failure, then maps it to its outcome. */
-  private refused(providerId: ProviderId, failure: ProviderFailure): LoginOutcome {
-    const { logger } = this.deps;
-    switch (failure.kind) {
-      case "Misconfigured":
-        logger.error({ provider: providerId, detail: failure.detail }, "provider rejected our client configuration");
-        break;
-      case "Unavailable":
-      case "ProfileUnavailable":
-        logger.warn({ provider: providerId, detail: failure.detail }, "provider call failed");
-        break;
-      case "RateLimited":
-        logger.warn({ provider: providerId, retryAfterSeconds: failure.retryAfterSeconds }, "provider rate limit hit");
-        break;
-      case "InvalidCode":
-      case "InvalidVerifier":
-      case "AccessDenied":
-        // The user's or app's doing, not the operator's: the "login refused" line says enough.
-        break;
-      default:
-        throw new UnreachableCaseError(failure);
-    }
+  private refused(provider: IdentityProviderId, failure: ProviderFailure): LoginOutcome {
+    logProviderFailure(this.deps.logger, provider, failure);
     return outcomeOfProviderFailure(failure);
+  }
+}
+
+/** The stored profile fields of a provider profile; the region comes with the verified number. */
+export function profileFieldsOf(profile: ProviderProfile): ProfileFields {
+  return {
+    countryCode: profile.phoneNumber?.countryCode,
+    givenName: profile.givenName,
+    familyName: profile.familyName,
+    email: profile.email,
+    picture: profile.picture,
+    gender: profile.gender,
+    addressLocality: profile.address?.locality,
+    addressPostalCode: profile.address?.postalCode,
+  };
+}
+
+/** Operators hear about misconfiguration and outages; user mistakes and attacks are in the "login refused" line. */
+export function logProviderFailure(logger: Logger, provider: IdentityProviderId, failure: ProviderFailure): void {
+  switch (failure.kind) {
+    case "Misconfigured":
+      logger.error({ provider, detail: failure.detail }, "provider rejected our client configuration");
+      break;
+    case "Unavailable":
+    case "ProfileUnavailable":
+      logger.warn({ provider, detail: failure.detail }, "provider call failed");
+      break;
+    case "RateLimited":
+      logger.warn({ provider, retryAfterSeconds: failure.retryAfterSeconds }, "provider rate limit hit");
+      break;
+    case "InvalidIdToken":
+    case "InvalidSignedProfile":
+    case "RefreshTokenRejected":
+      // Possibly an attack, possibly a provider key change: worth a line with the check that failed.
+      logger.warn({ provider, kind: failure.kind, detail: failure.detail }, "provider proof rejected");
+      break;
+    case "InvalidCode":
+    case "InvalidVerifier":
+    case "AccessDenied":
+      break;
+    default:
+      throw new UnreachableCaseError(failure);
   }
 }
 
@@ -120,13 +219,19 @@ export function outcomeOfProviderFailure(failure: ProviderFailure): LoginOutcome
     case "InvalidVerifier":
     case "AccessDenied":
     case "ProfileUnavailable":
+    case "InvalidIdToken":
       return { kind: failure.kind };
+    case "InvalidSignedProfile":
+      return { kind: "InvalidSignedProfile", problem: failure.problem };
     case "Misconfigured":
       return { kind: "ProviderMisconfigured" };
     case "RateLimited":
       return { kind: "RateLimited", retryAfterSeconds: failure.retryAfterSeconds };
     case "Unavailable":
       return { kind: "ProviderUnavailable", retryAfterSeconds: failure.retryAfterSeconds };
+    case "RefreshTokenRejected":
+      // Logins exchange codes; only a profile refresh presents a refresh token.
+      throw new Error("a login cannot fail on a refresh token");
     default:
       throw new UnreachableCaseError(failure);
   }

@@ -4,6 +4,7 @@ import { GraphQLError } from "graphql";
 import type { Authenticated, Authentication, SessionService } from "../auth/session.service.js";
 import type { UserDirectory } from "../auth/user-directory.js";
 import type { StoredUser } from "../auth/login-outcome.js";
+import type { StoredIdentity } from "../store/user.repository.js";
 import { AuthErrorCode } from "./format-error.js";
 
 /** RFC 6750 §2.1: `Bearer` (any case), one space run, a token68. */
@@ -21,6 +22,8 @@ export interface GatewayContext {
   readonly fromRouter: boolean;
   /** Users by id, batched per request (the router asks for many entities at once). */
   readonly users: DataLoader<string, StoredUser | null>;
+  /** The identities of users by user id, batched per request. */
+  readonly identities: DataLoader<string, StoredIdentity[]>;
 }
 
 export interface ContextDependencies {
@@ -45,6 +48,7 @@ export function createContextFactory(deps: ContextDependencies) {
       },
       fromRouter: routerSecretDigest === undefined || presented(req.headers["router-secret"], routerSecretDigest),
       users: new DataLoader((ids: readonly string[]) => deps.directory.findByIds(ids)),
+      identities: new DataLoader((ids: readonly string[]) => deps.directory.identitiesOf(ids)),
     };
     return Promise.resolve(context);
   };

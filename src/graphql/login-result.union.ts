@@ -1,19 +1,33 @@
 import { createUnionType, Field, ObjectType } from "type-graphql";
 import type { LoginOutcome } from "../auth/login-outcome.js";
+import type { SignedProfileProblem } from "../providers/provider.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import { Session } from "./session.type.js";
 import { User } from "./user.type.js";
 import {
   AccessDeniedError,
   InvalidCodeError,
+  InvalidIdTokenError,
   InvalidInputError,
+  InvalidSignedProfileError,
   InvalidVerifierError,
   PhoneNotVerifiedError,
   ProfileUnavailableError,
   ProviderMisconfiguredError,
   ProviderUnavailableError,
   RateLimitedError,
+  SignedProfileRejection,
 } from "./user-error.js";
+
+/** Every rejection reason has its GraphQL name; the compiler enforces it. */
+const SIGNED_PROFILE_REJECTION: Record<SignedProfileProblem, SignedProfileRejection> = {
+  Malformed: SignedProfileRejection.MALFORMED,
+  UnsupportedAlgorithm: SignedProfileRejection.UNSUPPORTED_ALGORITHM,
+  BadSignature: SignedProfileRejection.BAD_SIGNATURE,
+  NonceMismatch: SignedProfileRejection.NONCE_MISMATCH,
+  Expired: SignedProfileRejection.EXPIRED,
+  Replayed: SignedProfileRejection.REPLAYED,
+};
 
 @ObjectType({ description: "The phone number is verified and the user stored." })
 export class LoginSuccess {
@@ -42,6 +56,8 @@ export const LoginResult = createUnionType({
       ProviderUnavailableError,
       ProfileUnavailableError,
       PhoneNotVerifiedError,
+      InvalidIdTokenError,
+      InvalidSignedProfileError,
     ] as const,
 });
 
@@ -72,6 +88,10 @@ export function toLoginResult(outcome: LoginOutcome): typeof LoginResult {
       return new ProfileUnavailableError();
     case "PhoneNotVerified":
       return new PhoneNotVerifiedError();
+    case "InvalidIdToken":
+      return new InvalidIdTokenError();
+    case "InvalidSignedProfile":
+      return new InvalidSignedProfileError(SIGNED_PROFILE_REJECTION[outcome.problem]);
     default:
       throw new UnreachableCaseError(outcome);
   }

@@ -1,20 +1,60 @@
-import { Arg, Field, Mutation, ObjectType, Query, registerEnumType, Resolver } from "type-graphql";
+import { Arg, Field, InputType, Mutation, ObjectType, Query, registerEnumType, Resolver } from "type-graphql";
 import type { LoginService } from "../auth/login.service.js";
 import type { ProviderId } from "../providers/provider.js";
 import { LoginResult, toLoginResult } from "./login-result.union.js";
 
 export enum LoginProvider {
   TRUECALLER = "truecaller",
+  WGTWO = "wgtwo",
+  OIDC = "oidc",
 }
-/** Every provider id has its GraphQL name; the compiler enforces it. */
-const LOGIN_PROVIDER_OF: Record<ProviderId, LoginProvider> = { truecaller: LoginProvider.TRUECALLER };
+/** Every provider id has its GraphQL name and back; the compiler enforces both. */
+export const LOGIN_PROVIDER_OF: Record<ProviderId, LoginProvider> = {
+  truecaller: LoginProvider.TRUECALLER,
+  wgtwo: LoginProvider.WGTWO,
+  oidc: LoginProvider.OIDC,
+};
+export const PROVIDER_ID_OF: Record<LoginProvider, ProviderId> = {
+  [LoginProvider.TRUECALLER]: "truecaller",
+  [LoginProvider.WGTWO]: "wgtwo",
+  [LoginProvider.OIDC]: "oidc",
+};
 
-registerEnumType(LoginProvider, { name: "LoginProvider", description: "A phone-verified login provider." });
+registerEnumType(LoginProvider, {
+  name: "LoginProvider",
+  description: "A phone-verified login provider with an authorization-code flow.",
+  valuesConfig: {
+    TRUECALLER: { description: "Truecaller OAuth SDK 3.x (PKCE)." },
+    WGTWO: { description: "wgtwo mobile operator login (confidential client, PKCE optional)." },
+    OIDC: { description: "The configured OpenID Connect provider (OIDC_ISSUER), Auth0-style native-app flow with PKCE." },
+  },
+});
 
 @ObjectType({ description: "A login provider this deployment is configured for." })
 export class ProviderInfo {
   @Field(() => LoginProvider)
   id!: LoginProvider;
+}
+
+@InputType({ description: "What the app got from a provider's authorization-code flow." })
+export class PhoneLoginInput {
+  @Field(() => LoginProvider)
+  provider!: LoginProvider;
+
+  @Field(() => String, { description: "The authorization code." })
+  code!: string;
+
+  @Field(() => String, { nullable: true, description: "The PKCE code verifier (RFC 7636); required by TRUECALLER and OIDC." })
+  verifier?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The redirect URI of the authorization request; defaults to the provider's configured one (not used by TRUECALLER).",
+  })
+  redirectUri?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The nonce of the authorization request; the provider's ID token must carry it." })
+  nonce?: string | null;
 }
 
 /** The login mutations; all logic lives in {@link LoginService}. */
@@ -37,6 +77,54 @@ export class LoginResolver {
     @Arg("verifier", () => String, { description: "The PKCE code verifier (RFC 7636) the app generated for this authorization." })
     verifier: string,
   ): Promise<typeof LoginResult> {
-    return toLoginResult(await this.logins.verifyAuthorizationCode("truecaller", code, verifier));
+    return toLoginResult(await this.logins.verifyAuthorizationCode("truecaller", { code, verifier, redirectUri: undefined, nonce: undefined }));
+  }
+
+  @Mutation(() => LoginResult, {
+    description:
+      "Completes an authorization-code login with any configured provider: exchanges the code, validates the ID token where the provider " +
+      "issues one, reads the profile and stores the user of the verified phone number, linking this provider account to it.",
+  })
+  async verifyPhoneLogin(@Arg("input", () => PhoneLoginInput) input: PhoneLoginInput): Promise<typeof LoginResult> {
+    return toLoginResult(
+      await this.logins.verifyAuthorizationCode(PROVIDER_ID_OF[input.provider], {
+        code: input.code,
+        verifier: input.verifier ?? undefined,
+        redirectUri: input.redirectUri ?? undefined,
+        nonce: input.nonce ?? undefined,
+      }),
+    );
+  }
+
+  @Mutation(() => LoginResult, {
+    description:
+      "Completes Truecaller's verification of a user without the Truecaller app (drop call or OTP, Indian numbers): reads the number " +
+      "Truecaller verified for the SDK's access token. The names are what the user typed into the app.",
+  })
+  async verifyTruecallerAccessToken(
+    @Arg("accessToken", () => String, { description: "The access token from the SDK's verification callback." }) accessToken: string,
+    @Arg("firstName", () => String, { nullable: true }) firstName: string | null,
+    @Arg("lastName", () => String, { nullable: true }) lastName: string | null,
+  ): Promise<typeof LoginResult> {
+    return toLoginResult(
+      await this.logins.verifyTruecallerAccessToken({ accessToken, firstName: firstName ?? undefined, lastName: lastName ?? undefined }),
+    );
+  }
+
+  @Mutation(() => LoginResult, {
+    description:
+      "Logs in with a Truecaller-signed profile (Android SDK 2.x TrueProfile, iOS SDK): verifies the signature with Truecaller's public " +
+      "keys, the request nonce and the payload's age. Each payload logs in once.",
+  })
+  async verifyTruecallerSignedProfile(
+    @Arg("payload", () => String, { description: "The profile's `payload` (base64), exactly as the SDK gave it." }) payload: string,
+    @Arg("signature", () => String, { description: "The profile's `signature` (base64)." }) signature: string,
+    @Arg("signatureAlgorithm", () => String, { nullable: true, description: "The profile's `signatureAlgorithm`; SHA512withRSA when absent." })
+    signatureAlgorithm: string | null,
+    @Arg("requestNonce", () => String, { description: "The nonce the app gave the SDK for this request." }) requestNonce: string,
+  ): Promise<typeof LoginResult> {
+    return toLoginResult(
+      await this.logins.verifyTruecallerSignedProfile({ payload, signature, signatureAlgorithm: signatureAlgorithm ?? undefined, requestNonce }),
+    );
   }
 }

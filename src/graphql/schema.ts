@@ -6,11 +6,13 @@ import { buildSchema, createResolversMap, type ContainerType } from "type-graphq
 import type { GatewayContext } from "./context.js";
 import { AuthErrorCode } from "./format-error.js";
 import { LoginResolver } from "./login.resolver.js";
+import { ProfileResolver } from "./profile.resolver.js";
 import { SessionResolver } from "./session.resolver.js";
+import { UserResolver } from "./user.resolver.js";
 import { User } from "./user.type.js";
 
 /** Resolver classes of the gateway, instantiated through the container. */
-const RESOLVERS = [LoginResolver, SessionResolver] as const;
+const RESOLVERS = [LoginResolver, ProfileResolver, SessionResolver, UserResolver] as const;
 
 /**
  * The Federation 2 link of the subgraph. v2.3 is what Apollo's subgraph

@@ -11,6 +11,9 @@ export enum ErrorCode {
   PROFILE_UNAVAILABLE = "PROFILE_UNAVAILABLE",
   PHONE_NOT_VERIFIED = "PHONE_NOT_VERIFIED",
   INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN",
+  INVALID_ID_TOKEN = "INVALID_ID_TOKEN",
+  INVALID_SIGNED_PROFILE = "INVALID_SIGNED_PROFILE",
+  REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED",
 }
 
 registerEnumType(ErrorCode, {
@@ -27,6 +30,35 @@ registerEnumType(ErrorCode, {
     PROFILE_UNAVAILABLE: { description: "The provider did not return the user's profile." },
     PHONE_NOT_VERIFIED: { description: "The provider has not verified the phone number; nothing was stored." },
     INVALID_REFRESH_TOKEN: { description: "The refresh token is unknown, expired, already used, or its session has ended; sign in again." },
+    INVALID_ID_TOKEN: {
+      description: "The provider's ID token failed validation (signature, issuer, audience, expiry or nonce) or names another subject; nothing was stored.",
+    },
+    INVALID_SIGNED_PROFILE: { description: "The Truecaller-signed profile was not accepted; `reason` says why. Nothing was stored." },
+    REAUTHENTICATION_REQUIRED: {
+      description: "The gateway holds no usable token of this provider for the user, or the provider no longer vouches for the number: log in with it again.",
+    },
+  },
+});
+
+export enum SignedProfileRejection {
+  MALFORMED = "MALFORMED",
+  UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM",
+  BAD_SIGNATURE = "BAD_SIGNATURE",
+  NONCE_MISMATCH = "NONCE_MISMATCH",
+  EXPIRED = "EXPIRED",
+  REPLAYED = "REPLAYED",
+}
+
+registerEnumType(SignedProfileRejection, {
+  name: "SignedProfileRejection",
+  description: "Why a Truecaller-signed profile was not accepted.",
+  valuesConfig: {
+    MALFORMED: { description: "The payload is not base64 of a Truecaller profile with a phone number and request time." },
+    UNSUPPORTED_ALGORITHM: { description: "`signatureAlgorithm` names an algorithm Truecaller does not use." },
+    BAD_SIGNATURE: { description: "No Truecaller public key verifies the signature over the payload." },
+    NONCE_MISMATCH: { description: "The payload's requestNonce is not the `requestNonce` sent." },
+    EXPIRED: { description: "The payload's requestTime is older than TRUECALLER_PAYLOAD_MAX_AGE_S (or in the future)." },
+    REPLAYED: { description: "This payload has already been used to log in." },
   },
 });
 
@@ -127,5 +159,30 @@ export class PhoneNotVerifiedError extends UserError {
 export class InvalidRefreshTokenError extends UserError {
   constructor() {
     super(ErrorCode.INVALID_REFRESH_TOKEN, "The refresh token is not valid any more; sign in again.");
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class InvalidIdTokenError extends UserError {
+  constructor() {
+    super(ErrorCode.INVALID_ID_TOKEN, "The provider's ID token is not valid for this login; start the login again.");
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class InvalidSignedProfileError extends UserError {
+  @Field(() => SignedProfileRejection)
+  reason: SignedProfileRejection;
+
+  constructor(reason: SignedProfileRejection) {
+    super(ErrorCode.INVALID_SIGNED_PROFILE, "The signed profile was not accepted; request a new one from the Truecaller SDK.");
+    this.reason = reason;
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class ReauthenticationRequiredError extends UserError {
+  constructor() {
+    super(ErrorCode.REAUTHENTICATION_REQUIRED, "Log in with this provider again to refresh the profile.");
   }
 }

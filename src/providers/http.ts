@@ -53,10 +53,11 @@ export type ProviderHttp = KyInstance;
  * headers, so it is off and the attempt's fetch carries the timer instead (its
  * body stream aborts with it).
  */
-export function createProviderHttp(options: { baseUrl: string; timeoutMs: number; fetch?: typeof fetch }): ProviderHttp {
+export function createProviderHttp(options: { baseUrl?: string; timeoutMs: number; fetch?: typeof fetch }): ProviderHttp {
   const send = options.fetch ?? fetch;
   return ky.create({
-    prefix: options.baseUrl,
+    // Without a base URL every request names its absolute URL (endpoints found by discovery).
+    ...(options.baseUrl === undefined ? {} : { prefix: options.baseUrl }),
     timeout: false,
     fetch: (input, init) => {
       const signals = [AbortSignal.timeout(options.timeoutMs), init?.signal ?? (input instanceof Request ? input.signal : undefined)];

@@ -11,6 +11,9 @@ export interface TtlCache {
   /** Stores `value` under `key` for `ttlMs` milliseconds (at least 1). */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   get(key: string): Promise<string | undefined>;
+  /** Stores `value` only if `key` holds nothing live; resolves whether it did (one winner among racing callers). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
   /** Resolves when the cache answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -25,6 +28,12 @@ export function createRedisCache(redis: Redis): TtlCache {
     },
     async get(key) {
       return (await redis.get(key)) ?? undefined;
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      return (await redis.set(key, value, "PX", Math.max(1, Math.floor(ttlMs)), "NX")) === "OK";
+    },
+    async delete(key) {
+      await redis.del(key);
     },
     async ping() {
       await redis.ping();
@@ -53,6 +62,15 @@ export function createMemoryCache(options: { now?: () => number } = {}): TtlCach
     },
     async get(key) {
       return cache.get(key);
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      // Synchronous between the check and the write: no other caller runs in between.
+      if (cache.has(key)) return false;
+      cache.set(key, value, { ttl: Math.max(1, Math.floor(ttlMs)) });
+      return true;
+    },
+    async delete(key) {
+      cache.delete(key);
     },
     async ping() {},
     async close() {

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
+import type { IdentityProviderId } from "../providers/provider.js";
 import type { NewSession, RevocationReason } from "./session.repository.js";
+import type { TokenCipher } from "./token-cipher.js";
 
 /** Columns filled from the provider's profile (the rest are identity and bookkeeping). */
 const PROFILE_COLUMNS = [
@@ -60,13 +62,9 @@ export interface StoredUser {
   readonly updatedAt: Date;
 }
 
-/** A login with a verified phone number, as the provider reported it. */
-export interface VerifiedLogin {
-  /** E.164. */
-  readonly phoneNumber: string;
+/** Profile fields a provider may report; absent ones keep their stored values. */
+export interface ProfileFields {
   readonly countryCode: string | undefined;
-  readonly provider: string;
-  readonly subject: string;
   readonly givenName: string | undefined;
   readonly familyName: string | undefined;
   readonly email: string | undefined;
@@ -76,9 +74,43 @@ export interface VerifiedLogin {
   readonly addressPostalCode: string | undefined;
 }
 
+/** A login with a verified phone number, as the provider reported it. */
+export interface VerifiedLogin extends ProfileFields {
+  /** E.164. */
+  readonly phoneNumber: string;
+  readonly provider: IdentityProviderId;
+  readonly subject: string;
+  /** The provider's refresh token, when it granted offline access; kept sealed beside the identity. */
+  readonly refreshToken: string | undefined;
+}
+
+/** A provider account linked to a user. */
+export interface StoredIdentity {
+  readonly provider: IdentityProviderId;
+  readonly linkedAt: Date;
+  readonly lastLoginAt: Date;
+}
+
+/** An identity's provider refresh token: opened for use, and sealed as stored (to replace exactly that one). */
+export interface StoredRefreshToken {
+  readonly token: string;
+  readonly sealed: string;
+}
+
+/** A user's identity at one provider, as the gateway uses it on the user's behalf. */
+export interface LinkedIdentity {
+  readonly subject: string;
+  /** Absent when the provider granted no offline access, or the token was refused or sealed with a retired key. */
+  readonly refreshToken: StoredRefreshToken | undefined;
+}
+
 /** Users keyed by verified E.164 phone number, each with the provider identities that proved it. */
 export class UserRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** Seals provider refresh tokens at rest. */
+    private readonly cipher: TokenCipher,
+  ) {}
 
   /**
    * Records a verified login in one statement: creates the user of the phone
@@ -106,16 +138,8 @@ export class UserRepository {
    * their tokens claim a number nobody proves any more.
    */
   async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
-    const profile: Record<ProfileColumn, string | undefined> = {
-      country_code: login.countryCode,
-      given_name: login.givenName,
-      family_name: login.familyName,
-      email: login.email,
-      picture: login.picture,
-      gender: login.gender,
-      address_locality: login.addressLocality,
-      address_postal_code: login.addressPostalCode,
-    };
+    const profile = profileColumns(login);
+    const sealedRefreshToken = login.refreshToken === undefined ? null : this.cipher.seal(login.refreshToken, refreshTokenContext(login.provider, login.subject));
     // Logins of one number, and of one provider account, take turns: the statement's snapshot is taken
     // before it would wait for another login's row lock, so two at once could each miss the other.
     // Both locks are taken in key order, so two logins never wait for each other's second lock.
@@ -144,12 +168,14 @@ export class UserRepository {
         DELETE FROM identities d USING upserted
         WHERE d.user_id = upserted.id AND d.provider = ${login.provider} AND d.subject <> ${login.subject}
       ), linked AS (
-        INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at)
-        SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now() FROM upserted
+        INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at, refresh_token)
+        SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now(), ${sealedRefreshToken} FROM upserted
         ON CONFLICT (provider, subject) DO UPDATE SET
           user_id = EXCLUDED.user_id,
           linked_at = CASE WHEN i.user_id = EXCLUDED.user_id THEN i.linked_at ELSE EXCLUDED.linked_at END,
-          last_login_at = EXCLUDED.last_login_at
+          last_login_at = EXCLUDED.last_login_at,
+          -- A login without offline access leaves the provider's earlier refresh token usable.
+          refresh_token = COALESCE(EXCLUDED.refresh_token, i.refresh_token)
       ), ended AS (
         UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
         FROM upserted WHERE s.user_id = upserted.id AND s.revoked_at IS NULL AND (SELECT changed_hands FROM ownership)
@@ -178,12 +204,91 @@ export class UserRepository {
     return { user, created };
   }
 
+  /**
+   * Writes a re-read provider profile onto the user, while the identity is
+   * still linked to the user and the profile still proves the user's number.
+   * Fields the provider did not send keep their values. `undefined` when the
+   * identity or the number has moved meanwhile.
+   */
+  async refreshProfile(
+    userId: string,
+    identity: { provider: IdentityProviderId; subject: string },
+    phoneNumber: string,
+    fields: ProfileFields,
+  ): Promise<StoredUser | undefined> {
+    const profile = profileColumns(fields);
+    const rows = await this.prisma.$queryRaw<StoredUser[]>`
+      UPDATE users u SET ${Prisma.join(
+        PROFILE_COLUMNS.map((column) => Prisma.sql`${Prisma.raw(column)} = COALESCE(${profile[column] ?? null}, u.${Prisma.raw(column)})`),
+      )}, updated_at = now()
+      WHERE u.id = ${userId}::uuid AND u.phone_number = ${phoneNumber}
+        AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider = ${identity.provider} AND i.subject = ${identity.subject})
+      RETURNING ${STORED_USER_COLUMNS}`;
+    return rows[0];
+  }
+
+  /** The user's identity at a provider, with its refresh token when one is kept and still opens. */
+  async findIdentity(userId: string, provider: IdentityProviderId): Promise<LinkedIdentity | undefined> {
+    const rows = await this.prisma.$queryRaw<Array<{ subject: string; refreshToken: string | null }>>`
+      SELECT subject, refresh_token AS "refreshToken" FROM identities WHERE user_id = ${userId}::uuid AND provider = ${provider}`;
+    const row = rows[0];
+    if (!row) return undefined;
+    const token = row.refreshToken === null ? undefined : this.cipher.open(row.refreshToken, refreshTokenContext(provider, row.subject));
+    return { subject: row.subject, refreshToken: token === undefined || row.refreshToken === null ? undefined : { token, sealed: row.refreshToken } };
+  }
+
+  /**
+   * Replaces an identity's refresh token — with the rotated one, or with none
+   * when the provider refused it — only if it is still `previous`: of two
+   * refreshes racing with one token, the provider honours one, and the other
+   * must not overwrite its result. Returns whether it replaced.
+   */
+  async replaceRefreshToken(
+    identity: { provider: IdentityProviderId; subject: string },
+    previous: StoredRefreshToken,
+    next: string | undefined,
+  ): Promise<boolean> {
+    const sealed = next === undefined ? null : this.cipher.seal(next, refreshTokenContext(identity.provider, identity.subject));
+    const replaced = await this.prisma.$executeRaw`
+      UPDATE identities SET refresh_token = ${sealed}
+      WHERE provider = ${identity.provider} AND subject = ${identity.subject} AND refresh_token = ${previous.sealed}`;
+    return replaced === 1;
+  }
+
+  /** The identities of each user, oldest link first; users without any are absent. */
+  async identitiesOf(userIds: readonly string[]): Promise<Map<string, StoredIdentity[]>> {
+    const rows = await this.prisma.$queryRaw<Array<StoredIdentity & { userId: string }>>`
+      SELECT user_id::text AS "userId", provider, linked_at AS "linkedAt", last_login_at AS "lastLoginAt"
+      FROM identities WHERE user_id = ANY(${userIds}::uuid[]) ORDER BY linked_at, provider`;
+    const byUser = new Map<string, StoredIdentity[]>();
+    for (const { userId, ...identity } of rows) byUser.set(userId, [...(byUser.get(userId) ?? []), identity]);
+    return byUser;
+  }
+
   /** The users of those ids that exist. */
   async findByIds(ids: readonly string[]): Promise<Map<string, StoredUser>> {
     const rows = await this.prisma.$queryRaw<StoredUser[]>`
       SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[])`;
     return new Map(rows.map((row) => [row.id, row]));
   }
+}
+
+function profileColumns(fields: ProfileFields): Record<ProfileColumn, string | undefined> {
+  return {
+    country_code: fields.countryCode,
+    given_name: fields.givenName,
+    family_name: fields.familyName,
+    email: fields.email,
+    picture: fields.picture,
+    gender: fields.gender,
+    address_locality: fields.addressLocality,
+    address_postal_code: fields.addressPostalCode,
+  };
+}
+
+/** Authenticated data of a sealed refresh token: a sealed value copied onto another identity does not open. */
+function refreshTokenContext(provider: IdentityProviderId, subject: string): string {
+  return `provider-refresh-token:${provider}:${subject}`;
 }
 
 /** A 32-bit advisory lock key for `name`; a rare collision only makes two unrelated logins take turns. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { NewSession, RefreshTokenRecord } from "../../src/store/session.repository.js";
+import { TokenCipher } from "../../src/store/token-cipher.js";
 
 const DAY_MS = 86_400_000;
 
@@ -16,4 +17,9 @@ export function refreshTokenRecord(issuedAt = new Date(), lifetimeMs = 30 * DAY_
 /** A session for a login to open, as the session service makes one. */
 export function newSessionRecord(createdAt = new Date(), lifetimeMs?: number): NewSession {
   return { id: randomUUID(), createdAt, refreshToken: refreshTokenRecord(createdAt, lifetimeMs) };
+}
+
+/** A cipher with a fresh random key, for repositories that seal provider tokens. */
+export function testTokenCipher(): TokenCipher {
+  return new TokenCipher([{ id: "test", key: randomBytes(32) }]);
 }

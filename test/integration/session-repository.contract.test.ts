@@ -5,7 +5,7 @@ import { openDatabase } from "../../src/store/database.js";
 import { SessionRepository } from "../../src/store/session.repository.js";
 import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
-import { newSessionRecord, refreshTokenRecord } from "../helpers/sessions.js";
+import { newSessionRecord, refreshTokenRecord, testTokenCipher } from "../helpers/sessions.js";
 
 interface Subject {
   sessions: SessionRepository;
@@ -31,6 +31,7 @@ function verifiedLogin(phoneNumber: string, subject: string): VerifiedLogin {
     gender: undefined,
     addressLocality: undefined,
     addressPostalCode: undefined,
+    refreshToken: undefined,
   };
 }
 
@@ -185,7 +186,7 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
 
     it("keeps the sessions of an account that another provider's identity still proves when one identity moves away", async () => {
       const number = "+919800009005";
-      const viaOther = await subject.users.upsertVerifiedUser({ ...verifiedLogin(number, "other-sub"), provider: "other-provider" }, newSessionRecord());
+      const viaOther = await subject.users.upsertVerifiedUser({ ...verifiedLogin(number, "other-sub"), provider: "wgtwo" }, newSessionRecord());
       const before = await logIn(new Date(), undefined, number, "moving-on");
       await logIn(new Date(), undefined, "+919800009006", "moving-on");
       expect(before.user.id).toBe(viaOther.user.id);
@@ -243,7 +244,7 @@ function onPostgres(defaults: { database?: Record<string, string>; urlOptions?: 
     const { database } = await openDatabase({ kind: "postgres", url: url.href, poolSize: 10 });
     return {
       sessions: new SessionRepository(database.prisma),
-      users: new UserRepository(database.prisma),
+      users: new UserRepository(database.prisma, testTokenCipher()),
       prisma: database.prisma,
       async close() {
         await database.close();
@@ -264,5 +265,5 @@ sessionRepositoryContract("PostgreSQL with Asia/Kolkata in its URL", onPostgres(
 
 sessionRepositoryContract("PGlite (embedded)", async () => {
   const { database, close } = await openEmbeddedTestDatabase();
-  return { sessions: new SessionRepository(database.prisma), users: new UserRepository(database.prisma), prisma: database.prisma, close };
+  return { sessions: new SessionRepository(database.prisma), users: new UserRepository(database.prisma, testTokenCipher()), prisma: database.prisma, close };
 });

@@ -40,6 +40,27 @@ function ttlCacheContract(name: string, open: () => Promise<Subject>) {
       expect(await subject.cache.get("t")).toBeUndefined();
     });
 
+    it("stores with setIfAbsent only where nothing lives, and again once the entry expired", async () => {
+      expect(await subject.cache.setIfAbsent("once", "first", 10_000)).toBe(true);
+      expect(await subject.cache.setIfAbsent("once", "second", 10_000)).toBe(false);
+      expect(await subject.cache.get("once")).toBe("first");
+      await subject.elapse("once", 10_100);
+      expect(await subject.cache.setIfAbsent("once", "third", 10_000)).toBe(true);
+      expect(await subject.cache.get("once")).toBe("third");
+    });
+
+    it("lets exactly one of many concurrent setIfAbsent calls win", async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, index) => subject.cache.setIfAbsent("race", String(index), 60_000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("deletes an entry, after which setIfAbsent succeeds again", async () => {
+      await subject.cache.delete("race");
+      expect(await subject.cache.get("race")).toBeUndefined();
+      expect(await subject.cache.setIfAbsent("race", "again", 60_000)).toBe(true);
+      await expect(subject.cache.delete("never-stored")).resolves.toBeUndefined();
+    });
+
     it("answers ping", async () => {
       await expect(subject.cache.ping()).resolves.toBeUndefined();
     });

@@ -3,7 +3,7 @@ import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
 import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
-import { newSessionRecord } from "../helpers/sessions.js";
+import { newSessionRecord, testTokenCipher } from "../helpers/sessions.js";
 
 interface Subject {
   users: UserRepository;
@@ -24,6 +24,7 @@ function login(overrides: Partial<VerifiedLogin> = {}): VerifiedLogin {
     gender: "female",
     addressLocality: "Bangalore",
     addressPostalCode: "560001",
+    refreshToken: undefined,
     ...overrides,
   };
 }
@@ -117,7 +118,7 @@ userRepositoryContract("PostgreSQL", async () => {
   const testDatabase = await createTestDatabase();
   const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
   return {
-    users: new UserRepository(database.prisma),
+    users: new UserRepository(database.prisma, testTokenCipher()),
     prisma: database.prisma,
     async close() {
       await database.close();
@@ -128,5 +129,5 @@ userRepositoryContract("PostgreSQL", async () => {
 
 userRepositoryContract("PGlite (embedded)", async () => {
   const { database, close } = await openEmbeddedTestDatabase();
-  return { users: new UserRepository(database.prisma), prisma: database.prisma, close };
+  return { users: new UserRepository(database.prisma, testTokenCipher()), prisma: database.prisma, close };
 });

@@ -63,7 +63,7 @@ describe("loadConfig", () => {
     expect(config.database).toEqual({ kind: "postgres", url: "postgresql://postgres@db:5432/phonegate", poolSize: 10 });
     expect(config.cache).toEqual({ kind: "redis", url: "redis://cache:6379", keyPrefix: "phonegate:" });
     expect(config.tokenEncryption).toEqual({ kind: "keyring", keys: [{ id: "k1", key: Buffer.from(KEY, "base64") }] });
-    expect(config.truecaller).toEqual({ clientId: "client-1", baseUrl: "http://127.0.0.1:4010" });
+    expect(config.truecaller).toMatchObject({ clientId: "client-1", baseUrl: "http://127.0.0.1:4010" });
     expect(config.port).toBe(8080);
     expect(config.providerTimeoutMs).toBe(2500);
     expect(config.sessions.issuer).toBe("https://id.example.com");

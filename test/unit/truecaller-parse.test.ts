@@ -28,7 +28,11 @@ describe("Truecaller token response", () => {
     const result = parseTokenResponse(json(200, { access_token: "some-access-token", expires_in: 3600, token_type: "Bearer" }), SENT_AT);
     expect(result).toEqual({
       ok: true,
-      value: { accessToken: "some-access-token", tokenType: "Bearer", expiresAt: new Date("2026-11-21T11:00:00Z") },
+      value: {
+        access: { accessToken: "some-access-token", tokenType: "Bearer", expiresAt: new Date("2026-11-21T11:00:00Z") },
+        refreshToken: undefined,
+        idToken: undefined,
+      },
     });
   });
 

@@ -5,7 +5,16 @@
  * a response are separate: `send*` only talks HTTP, `parse*` is pure.
  */
 import { CODE_EXCHANGE_RETRY, IDEMPOTENT_READ_RETRY, createProviderHttp, sendWithRetry, type HttpOutcome, type ProviderHttp } from "../http.js";
-import { failureWithoutResponse, malformed, optionalString, parseJsonObject, parseOAuthError, transientFailure } from "../oauth-response.js";
+import {
+  digitsOrString,
+  failureWithoutResponse,
+  malformed,
+  optionalString,
+  parseJsonObject,
+  parseOAuthError,
+  parseTokenAnswer,
+  transientFailure,
+} from "../oauth-response.js";
 import { normalizePhoneNumber } from "../phone-number.js";
 import type {
   AuthorizationCodeGrant,
@@ -13,6 +22,7 @@ import type {
   ProviderProfile,
   ProviderResult,
   ProviderToken,
+  ProviderTokens,
 } from "../provider.js";
 
 const TOKEN_PATH = "v1/token";
@@ -31,7 +41,8 @@ export function sendTokenRequest(
     grant_type: "authorization_code",
     client_id: clientId,
     code: grant.code,
-    code_verifier: grant.codeVerifier,
+    // The grant rules make the verifier required for Truecaller; validation has checked it.
+    code_verifier: grant.codeVerifier ?? "",
   });
   return sendWithRetry(http, TOKEN_PATH, { method: "post", body, signal }, CODE_EXCHANGE_RETRY);
 }
@@ -42,7 +53,7 @@ export function sendTokenRequest(
  * a bad code, a bad verifier, or (without description) a client not allowed the grant.
  * `sentAt` is when the request left, so the computed expiry is never late.
  */
-export function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): ProviderResult<ProviderToken> {
+export function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): ProviderResult<ProviderTokens> {
   if (outcome.kind !== "response") return { ok: false, failure: failureWithoutResponse(outcome, TOKEN_ENDPOINT) };
   const { response } = outcome;
   const transient = transientFailure(response, TOKEN_ENDPOINT);
@@ -67,21 +78,9 @@ export function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): Provider
     }
   }
 
-  const body = parseJsonObject(response.body);
-  if (!body) return { ok: false, failure: malformed(TOKEN_ENDPOINT, "body is not a JSON object") };
-  const accessToken = body.access_token;
-  if (typeof accessToken !== "string" || accessToken.length === 0) {
-    return { ok: false, failure: malformed(TOKEN_ENDPOINT, '"access_token" must be a non-empty string') };
-  }
-  const expiresIn = body.expires_in;
-  if (typeof expiresIn !== "number" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
-    return { ok: false, failure: malformed(TOKEN_ENDPOINT, '"expires_in" must be a positive number') };
-  }
-  const tokenType = body.token_type;
-  if (typeof tokenType !== "string" || tokenType.toLowerCase() !== "bearer") {
-    return { ok: false, failure: malformed(TOKEN_ENDPOINT, '"token_type" must be "Bearer"') };
-  }
-  return { ok: true, value: { accessToken, tokenType: "Bearer", expiresAt: new Date(sentAt.getTime() + expiresIn * 1000) } };
+  const answer = parseTokenAnswer(response, TOKEN_ENDPOINT, sentAt);
+  // Truecaller grants no offline access and issues no ID token: the profile comes from user info.
+  return answer.ok ? { ok: true, value: { access: answer.value.access, refreshToken: undefined, idToken: undefined } } : answer;
 }
 
 /** Reads the profile with the access token; a GET, so lost connections are retried. */
@@ -141,13 +140,6 @@ export function parseUserInfoResponse(outcome: HttpOutcome): ProviderResult<Prov
   };
 }
 
-/** Identifiers and numbers sometimes arrive as JSON numbers; keep their digits. */
-function digitsOrString(value: unknown): string | undefined {
-  if (typeof value === "string") return value.length > 0 ? value : undefined;
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
-  return undefined;
-}
-
 export interface TruecallerOptions {
   readonly clientId: string;
   readonly baseUrl: string;
@@ -163,12 +155,13 @@ export function createTruecallerProvider(options: TruecallerOptions): PhoneLogin
   const now = options.now ?? (() => new Date());
   return {
     id: "truecaller",
+    grantRules: { verifier: "required", redirectUri: "unsupported", nonce: "unsupported" },
     async exchangeCode(grant, signal) {
       const sentAt = now();
       return parseTokenResponse(await sendTokenRequest(http, options.clientId, grant, signal), sentAt);
     },
-    async fetchProfile(token, signal) {
-      return parseUserInfoResponse(await sendUserInfoRequest(http, token, signal));
+    async fetchProfile(tokens, signal) {
+      return parseUserInfoResponse(await sendUserInfoRequest(http, tokens.access, signal));
     },
   };
 }
