@@ -2,6 +2,14 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { loadConfig } from "../../src/config.js";
+import {
+  createOidcEmulator,
+  DEFAULT_OIDC_CLIENT_ID,
+  DEFAULT_OIDC_CLIENT_SECRET,
+  DEFAULT_REDIRECT_URI,
+  type OidcEmulator,
+  type OidcMintOptions,
+} from "../../src/emulator/oidc-emulator.js";
 import { createTruecallerEmulator, type TruecallerEmulator, type TruecallerEmulatorOptions } from "../../src/emulator/truecaller-emulator.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
 import { ProviderTokenCache } from "../../src/store/provider-token-cache.js";
@@ -16,6 +24,10 @@ export interface TestGateway {
   /** The running gateway; replaced by {@link TestGateway.restartGateway}. */
   readonly gateway: Gateway;
   readonly emulator: TruecallerEmulator;
+  /** The OIDC provider (OIDC_ISSUER), behaving as Auth0. */
+  readonly oidc: OidcEmulator;
+  /** wgtwo's operator login (WGTWO_BASE_URL). */
+  readonly wgtwo: OidcEmulator;
   /** Every log line the gateway wrote, as JSON text. */
   readonly logs: string[];
   /** A separate connection to the Redis key space of this gateway (keys without the prefix). */
@@ -33,6 +45,10 @@ export interface TestGateway {
   verify(code: string, verifier: string): Promise<Record<string, unknown>>;
   /** Mints a code at the emulator (a generated verifier) and verifies it. */
   login(profile?: Parameters<TruecallerEmulator["mintCode"]>[0]): Promise<Record<string, unknown>>;
+  /** Runs verifyPhoneLogin and returns its result object. */
+  verifyPhoneLogin(input: { provider: "TRUECALLER" | "WGTWO" | "OIDC"; code: string; verifier?: string; redirectUri?: string; nonce?: string }): Promise<Record<string, unknown>>;
+  /** Mints a code at the OIDC or wgtwo emulator and logs in with it through verifyPhoneLogin (verifier and nonce passed on). */
+  loginWith(provider: "WGTWO" | "OIDC", mint?: OidcMintOptions): Promise<Record<string, unknown>>;
   /** Stops the gateway and starts a new one on the same database, Redis key space and emulator, with `env` changed. */
   restartGateway(env?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
@@ -58,20 +74,33 @@ export async function postGraphql<T = Record<string, unknown>>(
   return (await response.json()) as GraphqlResponse<T>;
 }
 
+/** The selection of a LoginResult that tests read. */
+export const LOGIN_RESULT_FIELDS = /* GraphQL */ `
+  __typename
+  ... on LoginSuccess {
+    isNewUser
+    session { accessToken tokenType expiresAt refreshToken refreshTokenExpiresAt }
+    user {
+      id phoneNumber phoneNumberVerified countryCode givenName familyName email picture gender address { locality postalCode } createdAt updatedAt
+      identities { provider linkedAt lastLoginAt }
+    }
+  }
+  ... on UserError { code message }
+  ... on InvalidInputError { field }
+  ... on RateLimitedError { retryAfterSeconds }
+  ... on ProviderUnavailableError { retryAfterSeconds }
+  ... on InvalidSignedProfileError { reason }
+`;
+
 export const VERIFY_MUTATION = /* GraphQL */ `
   mutation Verify($code: String!, $verifier: String!) {
-    verifyTruecaller(code: $code, verifier: $verifier) {
-      __typename
-      ... on LoginSuccess {
-        isNewUser
-        session { accessToken tokenType expiresAt refreshToken refreshTokenExpiresAt }
-        user { id phoneNumber phoneNumberVerified countryCode givenName familyName email picture gender address { locality postalCode } createdAt updatedAt }
-      }
-      ... on UserError { code message }
-      ... on InvalidInputError { field }
-      ... on RateLimitedError { retryAfterSeconds }
-      ... on ProviderUnavailableError { retryAfterSeconds }
-    }
+    verifyTruecaller(code: $code, verifier: $verifier) { ${LOGIN_RESULT_FIELDS} }
+  }
+`;
+
+export const VERIFY_PHONE_LOGIN_MUTATION = /* GraphQL */ `
+  mutation VerifyPhoneLogin($input: PhoneLoginInput!) {
+    verifyPhoneLogin(input: $input) { ${LOGIN_RESULT_FIELDS} }
   }
 `;
 
@@ -83,7 +112,9 @@ export async function startTestGateway(
   options: { env?: Record<string, string>; emulator?: TruecallerEmulatorOptions; fetch?: typeof fetch } = {},
 ): Promise<TestGateway> {
   const emulator = createTruecallerEmulator(options.emulator);
-  const { url: emulatorUrl } = await emulator.listen();
+  const oidc = createOidcEmulator({ flavor: "auth0" });
+  const wgtwo = createOidcEmulator({ flavor: "wgtwo" });
+  const [{ url: emulatorUrl }, , { url: wgtwoUrl }] = await Promise.all([emulator.listen(), oidc.listen(), wgtwo.listen()]);
   const database = await createTestDatabase();
   const keyPrefix = `phonegate-test:${randomUUID()}:`;
   const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -104,14 +135,24 @@ export async function startTestGateway(
     REDIS_KEY_PREFIX: keyPrefix,
     TRUECALLER_CLIENT_ID: "emulator-client",
     TRUECALLER_BASE_URL: emulatorUrl,
+    TRUECALLER_VERIFICATION_BASE_URL: emulatorUrl,
+    TRUECALLER_KEYS_URL: `${emulatorUrl}/v1/key`,
+    OIDC_ISSUER: oidc.issuer,
+    OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
+    OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,
+    WGTWO_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
+    WGTWO_CLIENT_SECRET: DEFAULT_OIDC_CLIENT_SECRET,
+    WGTWO_BASE_URL: wgtwoUrl,
+    WGTWO_REDIRECT_URI: DEFAULT_REDIRECT_URI,
     ...options.env,
   };
+  const closeEmulators = () => Promise.allSettled([emulator.close(), oidc.close(), wgtwo.close()]);
   const start = () => startGateway(loadConfig(environment), { logger: logs.logger, ...(options.fetch ? { fetch: options.fetch } : {}) });
   let gateway: Gateway;
   try {
     gateway = await start();
   } catch (error) {
-    await Promise.allSettled([emulator.close(), database.drop()]);
+    await Promise.allSettled([closeEmulators(), database.drop()]);
     redis.disconnect();
     throw error;
   }
@@ -122,11 +163,18 @@ export async function startTestGateway(
     if (!body.data) throw new Error(`verifyTruecaller failed: ${JSON.stringify(body.errors)}`);
     return body.data.verifyTruecaller;
   };
+  const verifyPhoneLogin: TestGateway["verifyPhoneLogin"] = async (input) => {
+    const body = await graphql<{ verifyPhoneLogin: Record<string, unknown> }>(VERIFY_PHONE_LOGIN_MUTATION, { input });
+    if (!body.data) throw new Error(`verifyPhoneLogin failed: ${JSON.stringify(body.errors)}`);
+    return body.data.verifyPhoneLogin;
+  };
   return {
     get gateway() {
       return gateway;
     },
     emulator,
+    oidc,
+    wgtwo,
     get env() {
       return environment;
     },
@@ -141,6 +189,16 @@ export async function startTestGateway(
       const minted = emulator.mintCode(mint);
       return verify(minted.code, minted.codeVerifier ?? "");
     },
+    verifyPhoneLogin,
+    async loginWith(provider, mint) {
+      const minted = (provider === "OIDC" ? oidc : wgtwo).mintCode(mint);
+      return verifyPhoneLogin({
+        provider,
+        code: minted.code,
+        ...(minted.codeVerifier === undefined ? {} : { verifier: minted.codeVerifier }),
+        ...(mint?.nonce === undefined ? {} : { nonce: mint.nonce }),
+      });
+    },
     async restartGateway(env) {
       environment = { ...environment, ...env };
       await gateway.close();
@@ -148,7 +206,7 @@ export async function startTestGateway(
     },
     async close() {
       await gateway.close();
-      await emulator.close();
+      await closeEmulators();
       const keys = await redis.keys(`${keyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys.map((key) => key.slice(keyPrefix.length)));
       redis.disconnect();

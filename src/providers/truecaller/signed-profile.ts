@@ -33,6 +33,9 @@ const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 /** `requestTime` above this is in milliseconds, not seconds (the year 5138 in seconds). */
 const MILLISECOND_TIMESTAMP_FLOOR = 1e11;
 
+/** TrueProfile codes gender as M/F/N; stored as the OAuth profile words it ("male", "female"); N is no answer. */
+const GENDER_OF_CODE: ReadonlyMap<string, string> = new Map([["M", "male"], ["F", "female"]]);
+
 export interface SignedProfileInput {
   readonly payload: string;
   readonly signature: string;
@@ -135,7 +138,7 @@ export function parseSignedPayload(
       familyName: optionalString(body, "lastName"),
       email: optionalString(body, "email"),
       picture: optionalString(body, "avatarUrl"),
-      gender: optionalString(body, "gender"),
+      gender: GENDER_OF_CODE.get(optionalString(body, "gender") ?? ""),
       address: city === undefined && zipcode === undefined ? undefined : { locality: city, postalCode: zipcode },
     },
   };
