@@ -12,10 +12,12 @@ export const TRUECALLER_DEFAULT_KEYS_URL = "https://api4.truecaller.com/v1/key";
 export const WGTWO_DEFAULT_BASE_URL = "https://id.wgtwo.com";
 
 /**
- * Settings without a safe default for a deployment: the emulator's client, generated keys,
- * and the issuer every verifier of our tokens checks (and finds our JWKS under).
+ * Settings without a safe default for a deployment: generated keys, and the issuer every
+ * verifier of our tokens checks (and finds our JWKS under).
  */
-const REQUIRED_IN_PRODUCTION = ["TRUECALLER_CLIENT_ID", "TOKEN_ENCRYPTION_KEYS", "SESSION_SIGNING_KEYS", "SESSION_ISSUER"] as const;
+const REQUIRED_IN_PRODUCTION = ["TOKEN_ENCRYPTION_KEYS", "SESSION_SIGNING_KEYS", "SESSION_ISSUER"] as const;
+/** A deployment needs at least one of these: the settings that turn a provider on. */
+const PROVIDER_SETTINGS = ["TRUECALLER_CLIENT_ID", "WGTWO_CLIENT_ID", "OIDC_ISSUER"] as const;
 /** The router secret is compared with what every `_entities` request carries; short ones are guessable. */
 const MIN_ROUTER_SECRET_LENGTH = 16;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -186,9 +188,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   const parsed = environmentSchema.safeParse(present);
   // Checked beside the schema so a production start names every missing setting at once.
-  const missing = present.NODE_ENV === "production" ? REQUIRED_IN_PRODUCTION.filter((name) => present[name] === undefined) : [];
-  if (!parsed.success || missing.length > 0) {
+  const production = present.NODE_ENV === "production";
+  const missing = production ? REQUIRED_IN_PRODUCTION.filter((name) => present[name] === undefined) : [];
+  const noProvider = production && PROVIDER_SETTINGS.every((name) => present[name] === undefined);
+  if (!parsed.success || missing.length > 0 || noProvider) {
     const problems = [
+      ...(noProvider ? [`one of ${PROVIDER_SETTINGS.join(", ")} is required in production`] : []),
       ...missing.map((name) => `${name} is required in production`),
       ...(parsed.error?.issues ?? []).map((issue) => `${issue.path.join(".")} ${describeIssue(issue)}`),
     ];

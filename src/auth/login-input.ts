@@ -96,6 +96,8 @@ export function validateTruecallerAccessToken(input: TruecallerAccessTokenInput)
   const tokenProblem = printableProblem(input.accessToken, MAX_CODE_LENGTH);
   if (tokenProblem) return invalid("accessToken", tokenProblem);
   if (!TOKEN_CHARACTERS.test(input.accessToken)) return invalid("accessToken", "may contain only A-Z, a-z, 0-9 and - . _ ~ + / =");
+  // It becomes a path segment: "." and ".." would be read as path steps, however escaped (WHATWG URL).
+  if (/^\.+$/.test(input.accessToken)) return invalid("accessToken", "must not consist of dots only");
   const firstName = input.firstName?.trim() || undefined;
   const lastName = input.lastName?.trim() || undefined;
   for (const [field, name] of [["firstName", firstName], ["lastName", lastName]] as const) {

@@ -48,7 +48,7 @@ export class ProfileService {
       if (!profile.ok && profile.failure.kind !== "ProfileUnavailable") return this.refused(providerId, profile.failure);
     }
     if (!profile?.ok) {
-      const refreshed = await this.refreshTokens(provider, user.id, identity);
+      const refreshed = await this.refreshTokens(provider, user.id, identity, deadline);
       if (refreshed.kind !== "Refreshed") return refreshed.outcome;
       profile = await provider.fetchProfile(refreshed.tokens, deadline);
       if (!profile.ok) return this.refused(providerId, profile.failure);
@@ -73,11 +73,12 @@ export class ProfileService {
     provider: PhoneLoginProvider,
     userId: string,
     identity: LinkedIdentity,
+    deadline: AbortSignal,
   ): Promise<{ kind: "Refreshed"; tokens: ProviderTokens } | { kind: "Failed"; outcome: ProfileRefreshOutcome }> {
     const stored = identity.refreshToken;
     if (!stored || !provider.refreshTokens) return { kind: "Failed", outcome: REAUTHENTICATION_REQUIRED };
     const key = { provider: provider.id, subject: identity.subject };
-    const refreshed = await provider.refreshTokens(stored.token, AbortSignal.timeout(this.deps.timeoutMs));
+    const refreshed = await provider.refreshTokens(stored.token, deadline);
     if (!refreshed.ok) {
       if (refreshed.failure.kind === "RefreshTokenRejected") await this.deps.users.replaceRefreshToken(key, stored, undefined);
       return { kind: "Failed", outcome: this.refused(provider.id, refreshed.failure) };

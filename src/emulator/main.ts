@@ -1,12 +1,13 @@
 /**
- * `npm run emulator`: serves the Truecaller emulator for local development until SIGINT/SIGTERM.
- * Environment: `EMULATOR_PORT` (default 4010) and `EMULATOR_HOST` (default 127.0.0.1).
+ * `npm run emulator`: serves every provider emulator for local development until SIGINT/SIGTERM:
+ * Truecaller on `EMULATOR_PORT` (default 4010), the Auth0-style OIDC provider on the next port and
+ * wgtwo on the one after. `EMULATOR_HOST` defaults to 127.0.0.1.
  */
 import { stopOnSignals } from "../process-lifecycle.js";
-import { emulatorSettings } from "./settings.js";
-import { createTruecallerEmulator, emulatorHelp } from "./truecaller-emulator.js";
+import { startEmulators } from "./emulators.js";
+import { emulatorSettings, type EmulatorSettings } from "./settings.js";
 
-let settings: { port: number; host: string };
+let settings: EmulatorSettings;
 try {
   settings = emulatorSettings(process.env);
 } catch (error) {
@@ -14,12 +15,16 @@ try {
   process.exit(1);
 }
 
-const emulator = createTruecallerEmulator({ log: (line) => console.log(line) });
-const { url } = await emulator.listen(settings.port, settings.host);
-console.log(`Truecaller emulator listening on ${url}\n`);
-console.log(emulatorHelp(url));
+const emulators = await startEmulators(settings, (line) => console.log(line));
+const { gatewayEnvironment: urls } = emulators;
+console.log(`Truecaller emulator listening on ${urls.TRUECALLER_BASE_URL}`);
+console.log(`OIDC (Auth0-style) emulator listening on ${urls.OIDC_ISSUER}`);
+console.log(`wgtwo emulator listening on ${urls.WGTWO_BASE_URL}\n`);
+console.log(emulators.help);
+console.log("Gateway settings for these emulators:");
+for (const [name, value] of Object.entries(emulators.gatewayEnvironment)) console.log(`  ${name}=${value}`);
 
 stopOnSignals(async (signal) => {
-  await emulator.close();
-  console.log(`Truecaller emulator stopped (${signal})`);
+  await emulators.close();
+  console.log(`Emulators stopped (${signal})`);
 });

@@ -97,6 +97,12 @@ export interface OidcEmulatorOptions {
   now?: () => number;
   /** Receives one line per provider request (method, path, grant type, outcome: never a secret). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * The host name clients reach the emulator by, when it is not the one it listens on (in Docker
+   * Compose it listens on 0.0.0.0 and the gateway calls it `emulator`): the issuer and the
+   * discovered endpoints are built from it. Default: the listening host.
+   */
+  publicHost?: string;
 }
 
 /** How an ID token is spoilt, for attack tests; see {@link OidcMintOptions.idToken}. */
@@ -1223,7 +1229,8 @@ export function createOidcEmulator(options: OidcEmulatorOptions): OidcEmulator {
         server.listen(port, host, () => {
           server.off("error", reject);
           const { port: boundPort } = server.address() as AddressInfo;
-          baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+          const publicHost = options.publicHost ?? host;
+          baseUrl = `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${boundPort}`;
           resolve({ url: baseUrl });
         });
       });

@@ -141,7 +141,7 @@ async function queryRouter(
 }
 
 const ME_WITH_ORDERS = "query { me { id phoneNumber orders { id } } }";
-const LATEST_ORDER_BUYER = "query ($buyerId: ID!) { latestOrder(buyerId: $buyerId) { id buyer { id phoneNumber } } }";
+const LATEST_ORDER_BUYER = "query ($buyerId: ID!) { latestOrder(buyerId: $buyerId) { id buyer { id phoneNumber identities { provider } } } }";
 
 describe("phonegate in a federated supergraph", () => {
   let t: TestGateway;
@@ -207,7 +207,7 @@ describe("phonegate in a federated supergraph", () => {
   it("an orders-first plan resolves the buyer through phonegate's _entities with the router secret", async () => {
     const body = await queryRouter(router!, LATEST_ORDER_BUYER, { variables: { buyerId: user.id } });
     expect(body).toEqual({
-      data: { latestOrder: { id: `${user.id}:order-2`, buyer: { id: user.id, phoneNumber: "+919822200001" } } },
+      data: { latestOrder: { id: `${user.id}:order-2`, buyer: { id: user.id, phoneNumber: "+919822200001", identities: [{ provider: "TRUECALLER" }] } } },
     });
   });
 

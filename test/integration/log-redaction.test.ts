@@ -7,12 +7,14 @@ describe("log redaction", () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    // Note every access token the provider hands out, to look for it in the logs.
+    // Note every token a provider hands out (Truecaller, Auth0-style OIDC, wgtwo), to look for it in the logs.
     const recordingFetch: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (String(input instanceof Request ? input.url : input).endsWith("/v1/token") && response.ok) {
-        const body = (await response.clone().json()) as { access_token?: string };
-        if (body.access_token) secrets.push(body.access_token);
+      if (/\/(v1|oauth|oauth2)\/token$/.test(String(input instanceof Request ? input.url : input)) && response.ok) {
+        const body = (await response.clone().json()) as Record<string, unknown>;
+        for (const name of ["access_token", "refresh_token", "id_token"]) {
+          if (typeof body[name] === "string") secrets.push(body[name]);
+        }
       }
       return response;
     };
@@ -73,6 +75,42 @@ describe("log redaction", () => {
     expect(t.logs.some((line) => line.includes('"signed out"'))).toBe(true);
 
     const leaks = sessionSecrets.filter((secret) => t.logs.some((line) => line.includes(secret)));
+    expect(leaks).toEqual([]);
+  });
+
+  it("never writes a code, verifier, provider token, ID token, client secret or Truecaller proof on the other providers' paths", async () => {
+    const otherSecrets: string[] = [t.env.WGTWO_CLIENT_SECRET ?? ""];
+    const loginWith = async (provider: "OIDC" | "WGTWO", mint: Parameters<TestGateway["loginWith"]>[1] = {}) => {
+      const minted = (provider === "OIDC" ? t.oidc : t.wgtwo).mintCode(mint);
+      otherSecrets.push(minted.code, minted.codeVerifier ?? "");
+      return t.verifyPhoneLogin({ provider, code: minted.code, ...(minted.codeVerifier ? { verifier: minted.codeVerifier } : {}) });
+    };
+    const oidcLogin = (await loginWith("OIDC")) as { session: { accessToken: string } };
+    expect(oidcLogin).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginWith("WGTWO")).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginWith("OIDC", { idToken: { claims: { aud: "someone-else" } } })).toMatchObject({ code: "INVALID_ID_TOKEN" });
+    expect(await loginWith("OIDC", { idToken: { alg: "none" } })).toMatchObject({ code: "INVALID_ID_TOKEN" });
+    t.wgtwo.injectFault({ endpoint: "token", status: 401, body: { error: "invalid_client" } });
+    expect(await loginWith("WGTWO")).toMatchObject({ code: "PROVIDER_MISCONFIGURED" });
+
+    // refreshProfile through the refresh grant: the cached access token is gone.
+    const userId = (await t.graphql<{ me: { id: string } }>("{ me { id } }", {}, { authorization: `Bearer ${oidcLogin.session.accessToken}` })).data!.me.id;
+    await t.redis.del(`provider-token:oidc:${userId}`);
+    const refreshed = await t.graphql("mutation { refreshProfile(provider: OIDC) { __typename } }", {}, { authorization: `Bearer ${oidcLogin.session.accessToken}` });
+    expect(refreshed).toMatchObject({ data: { refreshProfile: { __typename: "ProfileRefreshed" } } });
+
+    const verification = t.emulator.mintVerificationToken();
+    otherSecrets.push(verification.accessToken);
+    const otp = await t.graphql("mutation ($token: String!) { verifyTruecallerAccessToken(accessToken: $token) { __typename } }", { token: verification.accessToken });
+    expect(otp).toMatchObject({ data: { verifyTruecallerAccessToken: { __typename: "LoginSuccess" } } });
+    const signed = t.emulator.signProfile({ requestNonce: "log-redaction-nonce" });
+    otherSecrets.push(signed.payload, signed.signature);
+    const signedLogin = "mutation ($p: String!, $s: String!) { verifyTruecallerSignedProfile(payload: $p, signature: $s, requestNonce: \"log-redaction-nonce\") { __typename } }";
+    expect(await t.graphql(signedLogin, { p: signed.payload, s: signed.signature })).toMatchObject({ data: { verifyTruecallerSignedProfile: { __typename: "LoginSuccess" } } });
+    expect(await t.graphql(signedLogin, { p: signed.payload, s: signed.signature })).toMatchObject({ data: { verifyTruecallerSignedProfile: { __typename: "InvalidSignedProfileError" } } });
+
+    expect(t.logs.some((line) => line.includes('"provider proof rejected"'))).toBe(true);
+    const leaks = [...otherSecrets, ...secrets].filter((secret) => secret.length > 0 && t.logs.some((line) => line.includes(secret)));
     expect(leaks).toEqual([]);
   });
 

@@ -34,7 +34,7 @@ describe("the gateway process", () => {
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, "exit")) as [number];
     expect(exitCode).toBe(1);
-    expect(stderr).toContain("TRUECALLER_CLIENT_ID is required in production");
+    expect(stderr).toContain("one of TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER is required in production");
     expect(stderr).toContain("SESSION_SIGNING_KEYS is required in production");
     expect(stderr).toContain("SESSION_ISSUER is required in production");
     expect(stderr).toContain("TOKEN_ENCRYPTION_KEYS must be");

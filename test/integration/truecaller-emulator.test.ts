@@ -1222,7 +1222,7 @@ describe("GET /v1/key and signed profiles", () => {
 });
 
 describe("npm run emulator", () => {
-  it("serves on EMULATOR_PORT, prints the mint curl, and stops on SIGTERM", async () => {
+  it("serves every emulator from EMULATOR_PORT on, prints the mint curl and the gateway settings, and stops on SIGTERM", async () => {
     const repositoryRoot = fileURLToPath(new URL("../../", import.meta.url));
     const child = spawn(process.execPath, ["--import", "@swc-node/register/esm-register", "src/emulator/main.ts"], {
       cwd: repositoryRoot,
@@ -1234,8 +1234,8 @@ describe("npm run emulator", () => {
     const listening = new Promise<string>((resolve) => {
       child.stdout.on("data", (chunk: Buffer) => {
         output += chunk.toString("utf8");
-        const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (match?.[1] !== undefined && output.includes("/emulator/codes")) resolve(match[1]);
+        const match = /Truecaller emulator listening on (http:\/\/\S+)/.exec(output);
+        if (match?.[1] !== undefined && output.includes("OIDC_REDIRECT_URI=")) resolve(match[1]);
       });
     });
 
@@ -1243,11 +1243,15 @@ describe("npm run emulator", () => {
       const childUrl = await listening;
       expect(output).toContain(`curl -s -X POST ${childUrl}/emulator/codes`);
       expect((await fetch(`${childUrl}/emulator/codes`, { method: "POST" })).status).toBe(201);
+      const oidcIssuer = /OIDC_ISSUER=(\S+)/.exec(output)?.[1];
+      const discovery = (await (await fetch(`${oidcIssuer}.well-known/openid-configuration`)).json()) as { issuer: string };
+      expect(discovery.issuer).toBe(oidcIssuer);
+      expect(output).toMatch(/WGTWO_BASE_URL=http:\/\/127\.0\.0\.1:\d+/);
     } finally {
       child.kill("SIGTERM");
     }
 
     expect(await exited).toEqual([0, null]);
-    expect(output).toContain("Truecaller emulator stopped (SIGTERM)");
+    expect(output).toContain("Emulators stopped (SIGTERM)");
   });
 });

@@ -1,13 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
-import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
+import { UserRepository, type ProfileFields, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
 import { newSessionRecord, testTokenCipher } from "../helpers/sessions.js";
 
 interface Subject {
   users: UserRepository;
   prisma: PrismaClient;
+  /** A repository on the same database whose cipher has another key. */
+  usersWithOtherKey: UserRepository;
   close(): Promise<void>;
 }
 
@@ -111,7 +114,164 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       const identity = await subject.prisma.identity.findUniqueOrThrow({ where: { provider_subject: { provider: "truecaller", subject: "mover" } } });
       expect(identity.userId).toBe(after.user.id);
     });
+
+    it("stores a provider refresh token sealed and opens it again", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000101", provider: "wgtwo", subject: "wg-rt-1", refreshToken: "rt-plaintext-1" }));
+      const column = await storedRefreshToken(subject, "wgtwo", "wg-rt-1");
+      expect(column).toEqual(expect.any(String));
+      expect(column).not.toContain("rt-plaintext-1");
+      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-1", refreshToken: { token: "rt-plaintext-1", sealed: column } });
+    });
+
+    it("keeps the earlier refresh token when a later login brings none", async () => {
+      const first = await upsert(subject, login({ phoneNumber: "+919800000102", provider: "wgtwo", subject: "wg-rt-2", refreshToken: "rt-plaintext-2" }));
+      await upsert(subject, login({ phoneNumber: "+919800000102", provider: "wgtwo", subject: "wg-rt-2", refreshToken: undefined }));
+      expect((await subject.users.findIdentity(first.user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-plaintext-2");
+      // A later login that does bring one replaces it.
+      await upsert(subject, login({ phoneNumber: "+919800000102", provider: "wgtwo", subject: "wg-rt-2", refreshToken: "rt-plaintext-2b" }));
+      expect((await subject.users.findIdentity(first.user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-plaintext-2b");
+    });
+
+    it("finds the identity without a refresh token when its key is not in the ring, or none was granted", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000103", provider: "wgtwo", subject: "wg-rt-3", refreshToken: "rt-plaintext-3" }));
+      expect(await subject.usersWithOtherKey.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-3", refreshToken: undefined });
+      expect(await subject.users.findIdentity(user.id, "truecaller")).toBeUndefined();
+      const other = await upsert(subject, login({ phoneNumber: "+919800000104", provider: "oidc", subject: "oidc-no-rt" }));
+      expect(await subject.users.findIdentity(other.user.id, "oidc")).toEqual({ subject: "oidc-no-rt", refreshToken: undefined });
+      expect(await subject.users.findIdentity(randomUUID(), "oidc")).toBeUndefined();
+    });
+
+    it("does not open a sealed refresh token copied onto another identity", async () => {
+      const a = await upsert(subject, login({ phoneNumber: "+919800000105", provider: "wgtwo", subject: "wg-rt-5a", refreshToken: "rt-plaintext-5" }));
+      const b = await upsert(subject, login({ phoneNumber: "+919800000106", provider: "wgtwo", subject: "wg-rt-5b" }));
+      const sealed = await storedRefreshToken(subject, "wgtwo", "wg-rt-5a");
+      await subject.prisma.identity.update({ where: { provider_subject: { provider: "wgtwo", subject: "wg-rt-5b" } }, data: { refreshToken: sealed } });
+      expect((await subject.users.findIdentity(a.user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-plaintext-5");
+      expect(await subject.users.findIdentity(b.user.id, "wgtwo")).toEqual({ subject: "wg-rt-5b", refreshToken: undefined });
+    });
+
+    it("replaces a refresh token only while it is still the one read (compare-and-set)", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000107", provider: "wgtwo", subject: "wg-rt-7", refreshToken: "rt-7-a" }));
+      const identity = { provider: "wgtwo", subject: "wg-rt-7" } as const;
+      const read = (await subject.users.findIdentity(user.id, "wgtwo"))?.refreshToken;
+      if (!read) throw new Error("expected a stored refresh token");
+      expect(await subject.users.replaceRefreshToken(identity, read, "rt-7-b")).toBe(true);
+      // The racing refresh read the same token: it must not overwrite the rotation.
+      expect(await subject.users.replaceRefreshToken(identity, read, "rt-7-c")).toBe(false);
+      expect(await subject.users.replaceRefreshToken(identity, read, undefined)).toBe(false);
+      const current = (await subject.users.findIdentity(user.id, "wgtwo"))?.refreshToken;
+      expect(current?.token).toBe("rt-7-b");
+      expect(current?.sealed).not.toContain("rt-7-b");
+      // The same token for another identity replaces nothing.
+      if (!current) throw new Error("expected a stored refresh token");
+      expect(await subject.users.replaceRefreshToken({ provider: "wgtwo", subject: "someone-else" }, current, "rt-x")).toBe(false);
+      expect(await subject.users.replaceRefreshToken({ provider: "oidc", subject: "wg-rt-7" }, current, "rt-x")).toBe(false);
+      expect((await subject.users.findIdentity(user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-7-b");
+    });
+
+    it("clears the refresh token when replaced with none", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000108", provider: "wgtwo", subject: "wg-rt-8", refreshToken: "rt-8" }));
+      const read = (await subject.users.findIdentity(user.id, "wgtwo"))?.refreshToken;
+      if (!read) throw new Error("expected a stored refresh token");
+      expect(await subject.users.replaceRefreshToken({ provider: "wgtwo", subject: "wg-rt-8" }, read, undefined)).toBe(true);
+      expect(await storedRefreshToken(subject, "wgtwo", "wg-rt-8")).toBeNull();
+      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-8", refreshToken: undefined });
+      expect(await subject.users.replaceRefreshToken({ provider: "wgtwo", subject: "wg-rt-8" }, read, "rt-8-b")).toBe(false);
+    });
+
+    it("refreshes the profile, keeping stored values the provider did not send", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000109", provider: "wgtwo", subject: "wg-p-9" }));
+      const refreshed = await subject.users.refreshProfile(user.id, { provider: "wgtwo", subject: "wg-p-9" }, "+919800000109", {
+        ...NO_FIELDS,
+        givenName: "Asha M.",
+        email: "asha.m@example.com",
+        picture: "https://example.com/asha.png",
+      });
+      expect(refreshed).toMatchObject({
+        id: user.id,
+        phoneNumber: "+919800000109",
+        countryCode: "IN",
+        givenName: "Asha M.",
+        familyName: "Rao",
+        email: "asha.m@example.com",
+        picture: "https://example.com/asha.png",
+        gender: "female",
+        addressLocality: "Bangalore",
+        addressPostalCode: "560001",
+      });
+      expect(refreshed?.updatedAt.getTime()).toBeGreaterThanOrEqual(user.updatedAt.getTime());
+      const unchanged = await subject.users.refreshProfile(user.id, { provider: "wgtwo", subject: "wg-p-9" }, "+919800000109", NO_FIELDS);
+      expect(unchanged).toMatchObject({ givenName: "Asha M.", familyName: "Rao", email: "asha.m@example.com" });
+    });
+
+    it("refuses to refresh the profile once the identity is no longer linked to the user", async () => {
+      const before = await upsert(subject, login({ phoneNumber: "+919800000110", provider: "wgtwo", subject: "wg-p-10" }));
+      await upsert(subject, login({ phoneNumber: "+919800000111", provider: "wgtwo", subject: "wg-p-10" }));
+      const stale = await subject.users.refreshProfile(before.user.id, { provider: "wgtwo", subject: "wg-p-10" }, "+919800000110", {
+        ...NO_FIELDS,
+        givenName: "Moved",
+      });
+      expect(stale).toBeUndefined();
+      expect((await subject.users.findByIds([before.user.id])).get(before.user.id)?.givenName).toBe("Asha");
+      // Nor for an identity the user never had.
+      expect(await subject.users.refreshProfile(before.user.id, { provider: "oidc", subject: "wg-p-10" }, "+919800000110", NO_FIELDS)).toBeUndefined();
+      expect(await subject.users.refreshProfile(randomUUID(), { provider: "wgtwo", subject: "wg-p-10" }, "+919800000111", NO_FIELDS)).toBeUndefined();
+    });
+
+    it("refuses to refresh the profile when the number differs from the user's", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000112", provider: "wgtwo", subject: "wg-p-12" }));
+      const result = await subject.users.refreshProfile(user.id, { provider: "wgtwo", subject: "wg-p-12" }, "+919800000199", { ...NO_FIELDS, givenName: "Other" });
+      expect(result).toBeUndefined();
+      expect((await subject.users.findByIds([user.id])).get(user.id)?.givenName).toBe("Asha");
+    });
+
+    it("lists each user's identities oldest link first, then by provider, and leaves out users without any", async () => {
+      const first = await upsert(subject, login({ phoneNumber: "+919800000113", provider: "wgtwo", subject: "wg-l-13" }));
+      await upsert(subject, login({ phoneNumber: "+919800000113", provider: "oidc", subject: "oidc-l-13" }));
+      await upsert(subject, login({ phoneNumber: "+919800000113", provider: "truecaller", subject: "tc-l-13" }));
+      const linkedAt = new Date("2026-01-01T00:00:00.000Z");
+      const later = new Date("2026-01-02T00:00:00.000Z");
+      await setLinkedAt(subject, "wgtwo", "wg-l-13", linkedAt);
+      await setLinkedAt(subject, "truecaller", "tc-l-13", later);
+      await setLinkedAt(subject, "oidc", "oidc-l-13", later);
+      const other = await upsert(subject, login({ phoneNumber: "+919800000114", provider: "truecaller", subject: "tc-l-14" }));
+      // A user whose only identity moved away has none left.
+      const emptied = await upsert(subject, login({ phoneNumber: "+919800000115", provider: "oidc", subject: "oidc-l-15" }));
+      await upsert(subject, login({ phoneNumber: "+919800000116", provider: "oidc", subject: "oidc-l-15" }));
+
+      const byUser = await subject.users.identitiesOf([first.user.id, other.user.id, emptied.user.id, randomUUID()]);
+      expect([...byUser.keys()].sort()).toEqual([first.user.id, other.user.id].sort());
+      expect(byUser.get(first.user.id)?.map((identity) => [identity.provider, identity.linkedAt.toISOString()])).toEqual([
+        ["wgtwo", linkedAt.toISOString()],
+        ["oidc", later.toISOString()],
+        ["truecaller", later.toISOString()],
+      ]);
+      expect(byUser.get(first.user.id)?.every((identity) => identity.lastLoginAt instanceof Date)).toBe(true);
+      expect(byUser.get(other.user.id)?.map((identity) => identity.provider)).toEqual(["truecaller"]);
+      expect((await subject.users.identitiesOf([])).size).toBe(0);
+    });
   });
+}
+
+const NO_FIELDS: ProfileFields = {
+  countryCode: undefined,
+  givenName: undefined,
+  familyName: undefined,
+  email: undefined,
+  picture: undefined,
+  gender: undefined,
+  addressLocality: undefined,
+  addressPostalCode: undefined,
+};
+
+/** The refresh token column as stored. */
+async function storedRefreshToken(subject: Subject, provider: string, identitySubject: string): Promise<string | null> {
+  const identity = await subject.prisma.identity.findUniqueOrThrow({ where: { provider_subject: { provider, subject: identitySubject } } });
+  return identity.refreshToken;
+}
+
+async function setLinkedAt(subject: Subject, provider: string, identitySubject: string, linkedAt: Date): Promise<void> {
+  await subject.prisma.identity.update({ where: { provider_subject: { provider, subject: identitySubject } }, data: { linkedAt } });
 }
 
 userRepositoryContract("PostgreSQL", async () => {
@@ -119,6 +279,7 @@ userRepositoryContract("PostgreSQL", async () => {
   const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
   return {
     users: new UserRepository(database.prisma, testTokenCipher()),
+    usersWithOtherKey: new UserRepository(database.prisma, testTokenCipher()),
     prisma: database.prisma,
     async close() {
       await database.close();
@@ -129,5 +290,10 @@ userRepositoryContract("PostgreSQL", async () => {
 
 userRepositoryContract("PGlite (embedded)", async () => {
   const { database, close } = await openEmbeddedTestDatabase();
-  return { users: new UserRepository(database.prisma, testTokenCipher()), prisma: database.prisma, close };
+  return {
+    users: new UserRepository(database.prisma, testTokenCipher()),
+    usersWithOtherKey: new UserRepository(database.prisma, testTokenCipher()),
+    prisma: database.prisma,
+    close,
+  };
 });

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
-import { ConfigError, loadConfig, TRUECALLER_DEFAULT_BASE_URL } from "../../src/config.js";
+import { ConfigError, loadConfig, TRUECALLER_DEFAULT_BASE_URL, WGTWO_DEFAULT_BASE_URL } from "../../src/config.js";
 
 const KEY = randomBytes(32).toString("base64");
 const SIGNING_KEYS = generateSigningKeySetText();
@@ -84,8 +84,8 @@ describe("loadConfig", () => {
 
   it("requires the provider client, the keys and the token issuer in production, naming them", () => {
     expect(messageOf({ NODE_ENV: "production" })).toBe(
-      "Invalid configuration: TRUECALLER_CLIENT_ID is required in production; TOKEN_ENCRYPTION_KEYS is required in production; " +
-        "SESSION_SIGNING_KEYS is required in production; SESSION_ISSUER is required in production",
+      "Invalid configuration: one of TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER is required in production; " +
+        "TOKEN_ENCRYPTION_KEYS is required in production; SESSION_SIGNING_KEYS is required in production; SESSION_ISSUER is required in production",
     );
     const { SESSION_SIGNING_KEYS: _keys, ...withoutSigningKeys } = PRODUCTION;
     expect(messageOf(withoutSigningKeys)).toBe("Invalid configuration: SESSION_SIGNING_KEYS is required in production");
@@ -159,6 +159,138 @@ describe("loadConfig", () => {
     expect(config.sessions).toMatchObject({ accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 86_400, reuseGraceSeconds: 0 });
     expect(config.routerSecret).toBe("a-long-enough-secret");
     expect(messageOf({ ROUTER_SECRET: "hunter2" })).toBe("Invalid configuration: ROUTER_SECRET must be at least 16 characters");
+  });
+});
+
+describe("loadConfig: code-flow providers", () => {
+  const SECRET = "wg-hunter2-secret";
+
+  it("leaves wgtwo and OIDC off when none of their settings is set", () => {
+    const config = loadConfig({});
+    expect(config.wgtwo).toBeUndefined();
+    expect(config.oidc).toBeUndefined();
+  });
+
+  it("reads wgtwo with the documented host and its issuer with a trailing slash", () => {
+    expect(loadConfig({ WGTWO_CLIENT_ID: "wg-client", WGTWO_CLIENT_SECRET: SECRET }).wgtwo).toEqual({
+      clientId: "wg-client",
+      clientSecret: SECRET,
+      baseUrl: WGTWO_DEFAULT_BASE_URL,
+      issuer: `${WGTWO_DEFAULT_BASE_URL}/`,
+      redirectUri: undefined,
+    });
+  });
+
+  it("derives the wgtwo issuer from WGTWO_BASE_URL, however many slashes it ends in", () => {
+    for (const base of ["http://127.0.0.1:4011", "http://127.0.0.1:4011/", "http://127.0.0.1:4011//"]) {
+      const wgtwo = loadConfig({ WGTWO_CLIENT_ID: "c", WGTWO_CLIENT_SECRET: SECRET, WGTWO_BASE_URL: base }).wgtwo;
+      expect(wgtwo).toMatchObject({ baseUrl: "http://127.0.0.1:4011", issuer: "http://127.0.0.1:4011/" });
+    }
+  });
+
+  it("keeps WGTWO_ISSUER exactly as written, and takes a redirect URI with the app's own scheme", () => {
+    const config = loadConfig({
+      WGTWO_CLIENT_ID: "c",
+      WGTWO_CLIENT_SECRET: SECRET,
+      WGTWO_ISSUER: "https://issuer.example.com",
+      WGTWO_REDIRECT_URI: "com.example.app://oauth/callback",
+    });
+    expect(config.wgtwo).toMatchObject({ issuer: "https://issuer.example.com", redirectUri: "com.example.app://oauth/callback" });
+  });
+
+  it.each(["https://tenant.auth0.com/", "https://tenant.auth0.com", "https://login.example.com/realms/app"])("keeps OIDC_ISSUER=%s exactly", (issuer) => {
+    expect(loadConfig({ OIDC_ISSUER: issuer, OIDC_CLIENT_ID: "oidc-client" }).oidc).toEqual({ issuer, clientId: "oidc-client", redirectUri: undefined });
+  });
+
+  it.each(["com.example.app:/oauth2redirect", "com.example.app://callback", "https://app.example.com/callback"])(
+    "accepts OIDC_REDIRECT_URI=%s",
+    (redirectUri) => {
+      expect(loadConfig({ OIDC_ISSUER: "https://tenant.auth0.com/", OIDC_CLIENT_ID: "c", OIDC_REDIRECT_URI: redirectUri }).oidc?.redirectUri).toBe(redirectUri);
+    },
+  );
+
+  it("accepts an http OIDC issuer outside production (local emulation), refuses it in production", () => {
+    expect(loadConfig({ OIDC_ISSUER: "http://127.0.0.1:4012/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("http://127.0.0.1:4012/");
+    expect(messageOf({ ...PRODUCTION, OIDC_ISSUER: "http://tenant.example.com/", OIDC_CLIENT_ID: "c" })).toBe(
+      "Invalid configuration: OIDC_ISSUER must be an https URL in production (OpenID Connect Discovery §3)",
+    );
+    expect(loadConfig({ ...PRODUCTION, OIDC_ISSUER: "https://tenant.example.com/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("https://tenant.example.com/");
+  });
+
+  it("runs in production with any one provider instead of Truecaller", () => {
+    const { TRUECALLER_CLIENT_ID: _truecaller, ...withoutTruecaller } = PRODUCTION;
+    const wgtwo = loadConfig({ ...withoutTruecaller, WGTWO_CLIENT_ID: "c", WGTWO_CLIENT_SECRET: SECRET });
+    expect([wgtwo.truecaller, wgtwo.wgtwo?.clientId]).toEqual([undefined, "c"]);
+    const oidc = loadConfig({ ...withoutTruecaller, OIDC_ISSUER: "https://tenant.auth0.com/", OIDC_CLIENT_ID: "c" });
+    expect([oidc.truecaller, oidc.oidc?.issuer]).toEqual([undefined, "https://tenant.auth0.com/"]);
+    expect(messageOf(withoutTruecaller)).toBe("Invalid configuration: one of TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER is required in production");
+  });
+
+  it.each([
+    [{ WGTWO_CLIENT_ID: "c" }, "WGTWO_CLIENT_SECRET is required when WGTWO_CLIENT_ID is set"],
+    [{ WGTWO_CLIENT_SECRET: SECRET }, "WGTWO_CLIENT_ID is required when WGTWO_CLIENT_SECRET is set"],
+    [{ WGTWO_CLIENT_ID: "c", WGTWO_CLIENT_SECRET: "   " }, "WGTWO_CLIENT_SECRET is required when WGTWO_CLIENT_ID is set"],
+    [{ OIDC_ISSUER: "https://tenant.auth0.com/" }, "OIDC_CLIENT_ID is required when OIDC_ISSUER is set"],
+    [{ OIDC_CLIENT_ID: "c" }, "OIDC_ISSUER is required when OIDC_CLIENT_ID is set"],
+  ])("names the missing half of a provider: %j", (env, problem) => {
+    const message = messageOf(env);
+    expect(message).toBe(`Invalid configuration: ${problem}`);
+    expect(message).not.toContain(SECRET);
+  });
+
+  it.each([
+    ["WGTWO_BASE_URL", "ftp://id.wgtwo.com"],
+    ["WGTWO_ISSUER", "not a url"],
+    ["WGTWO_REDIRECT_URI", "callback"],
+    ["OIDC_ISSUER", "tenant.auth0.com"],
+    ["OIDC_REDIRECT_URI", "/relative"],
+  ])("refuses a malformed %s, naming it", (name, value) => {
+    const message = messageOf({ WGTWO_CLIENT_ID: "c", WGTWO_CLIENT_SECRET: SECRET, OIDC_ISSUER: "https://tenant.auth0.com/", OIDC_CLIENT_ID: "c", [name]: value });
+    expect(message).toMatch(new RegExp(`^Invalid configuration: ${name} must be`));
+    expect(message).not.toContain(value);
+  });
+
+  it("never echoes a secret or a malformed URL carrying one", () => {
+    const message = messageOf({
+      WGTWO_CLIENT_SECRET: SECRET,
+      WGTWO_BASE_URL: "ftp://user:hunter2@id.example.com",
+      OIDC_ISSUER: "ftp://hunter2@tenant.example.com/",
+      OIDC_REDIRECT_URI: "hunter2",
+      TRUECALLER_KEYS_URL: "hunter2://x",
+    });
+    for (const name of ["WGTWO_CLIENT_ID", "WGTWO_BASE_URL", "OIDC_ISSUER", "OIDC_REDIRECT_URI", "TRUECALLER_KEYS_URL"]) expect(message).toContain(name);
+    expect(message).not.toContain("hunter2");
+  });
+});
+
+describe("loadConfig: TRUECALLER_PAYLOAD_MAX_AGE_S", () => {
+  const maxAge = (value?: string) => loadConfig({ TRUECALLER_CLIENT_ID: "c", ...(value === undefined ? {} : { TRUECALLER_PAYLOAD_MAX_AGE_S: value }) }).truecaller?.payloadMaxAgeSeconds;
+
+  it("defaults to 600 s and takes the bounds 30 and 86400", () => {
+    expect(maxAge()).toBe(600);
+    expect(maxAge("30")).toBe(30);
+    expect(maxAge("86400")).toBe(86_400);
+  });
+
+  it.each([
+    ["29", "must be at least 30"],
+    ["0", "must be at least 30"],
+    ["86401", "must be at most 86400"],
+    ["-60", "must be a whole number"],
+    ["1e3", "must be a whole number"],
+    ["600s", "must be a whole number"],
+  ])("refuses %s: %s", (value, problem) => {
+    expect(messageOf({ TRUECALLER_PAYLOAD_MAX_AGE_S: value })).toBe(`Invalid configuration: TRUECALLER_PAYLOAD_MAX_AGE_S ${problem}`);
+  });
+
+  it("reads the app-less endpoints with their documented defaults", () => {
+    expect(loadConfig({ TRUECALLER_CLIENT_ID: "c" }).truecaller).toEqual({
+      clientId: "c",
+      baseUrl: TRUECALLER_DEFAULT_BASE_URL,
+      verificationBaseUrl: "https://sdk-otp-verification-noneu.truecaller.com",
+      keysUrl: "https://api4.truecaller.com/v1/key",
+      payloadMaxAgeSeconds: 600,
+    });
   });
 });
 
