@@ -63,7 +63,7 @@ describe("GraphQL over HTTP (development)", () => {
   });
 
   it("lists the configured providers", async () => {
-    expect(await t.graphql("{ providers { id } }")).toEqual({ data: { providers: [{ id: "TRUECALLER" }] } });
+    expect(await t.graphql("{ providers { id } }")).toEqual({ data: { providers: [{ id: "TRUECALLER" }, { id: "WGTWO" }, { id: "OIDC" }] } });
   });
 
   it("serves Apollo Sandbox at /graphql to a browser", async () => {
@@ -87,7 +87,8 @@ describe("GraphQL over HTTP (development)", () => {
 describe("GraphQL over HTTP (production)", () => {
   let t: TestGateway;
   beforeAll(async () => {
-    t = await startTestGateway({ env: { NODE_ENV: "production" } });
+    // Production refuses the OIDC emulator's plain-http issuer; the other providers stay on.
+    t = await startTestGateway({ env: { NODE_ENV: "production", OIDC_ISSUER: "", OIDC_CLIENT_ID: "" } });
   });
   afterAll(async () => t?.close());
 
@@ -111,10 +112,11 @@ describe("GraphQL over HTTP (production)", () => {
   });
 });
 
-describe("GraphQL over HTTP without a Truecaller client id", () => {
+describe("GraphQL over HTTP without any provider configured", () => {
   let t: TestGateway;
   beforeAll(async () => {
-    t = await startTestGateway({ env: { TRUECALLER_CLIENT_ID: "" } });
+    // Empty counts as unset.
+    t = await startTestGateway({ env: { TRUECALLER_CLIENT_ID: "", WGTWO_CLIENT_ID: "", WGTWO_CLIENT_SECRET: "", OIDC_ISSUER: "", OIDC_CLIENT_ID: "" } });
   });
   afterAll(async () => t?.close());
 

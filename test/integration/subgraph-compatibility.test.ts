@@ -181,7 +181,7 @@ describe("Apollo subgraph compatibility (ROUTER_SECRET set, requests carry it)",
 
     it("ordinary queries do not need the secret", async () => {
       const body = await t.graphql("query { providers { id } }");
-      expect(body).toEqual({ data: { providers: [{ id: "TRUECALLER" }] } });
+      expect(body).toEqual({ data: { providers: [{ id: "TRUECALLER" }, { id: "WGTWO" }, { id: "OIDC" }] } });
     });
   });
 });

@@ -1,0 +1,224 @@
+/**
+ * refreshProfile over real HTTP: the signed-in user's profile re-read at the OIDC (Auth0-flavored) and
+ * wgtwo (Hydra-flavored) emulators with the provider access token cached at login, or with the
+ * provider refresh token kept sealed in identities.refresh_token when none is cached (Redis key
+ * deleted). The gateway's outbound fetch is spied on (and passed through) to collect every token it
+ * was issued, so the last test can check that none of them reached a log line.
+ */
+import { randomInt } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_OIDC_CLIENT_SECRET, type OidcMintOptions } from "../../src/emulator/oidc-emulator.js";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+
+/** Token endpoints of the Auth0, wgtwo and Truecaller emulators. */
+const TOKEN_PATHS = new Set(["/oauth/token", "/oauth2/token", "/v1/token"]);
+/** `<keyId>.<iv>.<ciphertext>.<tag>`: the test keyring's id "test", a 12-byte IV and a 16-byte tag in base64url. */
+const SEALED_SHAPE = /^test\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
+
+const REFRESH_PROFILE = /* GraphQL */ `
+  mutation RefreshProfile($provider: LoginProvider!) {
+    refreshProfile(provider: $provider) {
+      __typename
+      ... on ProfileRefreshed { user { id phoneNumber givenName familyName email picture updatedAt identities { provider } } }
+      ... on UserError { code }
+      ... on ProviderUnavailableError { retryAfterSeconds }
+    }
+  }
+`;
+
+type Provider = "OIDC" | "WGTWO";
+interface LoginSuccess {
+  __typename: "LoginSuccess";
+  session: { accessToken: string };
+  user: { id: string; phoneNumber: string; updatedAt: string };
+}
+
+/** Every code, verifier, token and secret this file used: none may appear in a log line. */
+const secrets = new Set<string>([DEFAULT_OIDC_CLIENT_SECRET]);
+const reading = new Set<Promise<void>>();
+
+/** Passes every request through, collecting the tokens the providers issued. */
+const spyingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const url = input instanceof Request ? input.url : String(input);
+  if (!TOKEN_PATHS.has(new URL(url).pathname)) return response;
+  const read = response
+    .clone()
+    .json()
+    .then((answer: unknown) => {
+      const body = (answer ?? {}) as Record<string, unknown>;
+      for (const field of ["access_token", "refresh_token", "id_token"]) if (typeof body[field] === "string") secrets.add(body[field]);
+    })
+    .catch(() => {});
+  reading.add(read);
+  void read.finally(() => reading.delete(read));
+  return response;
+};
+
+let phoneSequence = randomInt(1_000_000, 8_000_000);
+/** A Swedish mobile number no other test uses. */
+function freshPhone(): string {
+  phoneSequence += 1;
+  return `+4673${phoneSequence}`;
+}
+
+describe("refreshProfile against the OIDC and wgtwo emulators, PostgreSQL and Redis", () => {
+  let t: TestGateway;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    t = await startTestGateway({ fetch: spyingFetch });
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await Promise.all([...reading]);
+    await db?.end();
+    await t?.close();
+  });
+  beforeEach(() => {
+    t.oidc.reset();
+    t.wgtwo.reset();
+  });
+
+  /** Mints a code (keeping its secrets) and logs in with it; the login must succeed. */
+  async function login(provider: Provider, mint: OidcMintOptions = {}): Promise<LoginSuccess> {
+    const minted = (provider === "OIDC" ? t.oidc : t.wgtwo).mintCode({ ...mint, profile: { phone_number: freshPhone(), ...mint.profile } });
+    secrets.add(minted.code);
+    if (minted.codeVerifier !== undefined) secrets.add(minted.codeVerifier);
+    const result = await t.verifyPhoneLogin({ provider, code: minted.code, ...(minted.codeVerifier === undefined ? {} : { verifier: minted.codeVerifier }) });
+    expect(result).toMatchObject({ __typename: "LoginSuccess" });
+    return result as unknown as LoginSuccess;
+  }
+
+  async function sealedRefreshToken(provider: "oidc" | "wgtwo", userId: string): Promise<string | null> {
+    const { rows } = await db.query<{ refresh_token: string | null }>(
+      "SELECT refresh_token FROM identities WHERE provider = $1 AND user_id = $2::uuid",
+      [provider, userId],
+    );
+    expect(rows).toHaveLength(1);
+    return rows[0]!.refresh_token;
+  }
+
+  function refreshProfile(provider: Provider, accessToken: string | undefined) {
+    return t.graphql<{ refreshProfile: Record<string, unknown> }>(
+      REFRESH_PROFILE,
+      { provider },
+      accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` },
+    );
+  }
+
+  async function refreshed(provider: Provider, accessToken: string): Promise<Record<string, unknown>> {
+    const body = await refreshProfile(provider, accessToken);
+    if (!body.data) throw new Error(`refreshProfile failed: ${JSON.stringify(body.errors)}`);
+    return body.data.refreshProfile;
+  }
+
+  /** The token requests an emulator received, by grant type. */
+  const grants = (provider: Provider) =>
+    (provider === "OIDC" ? t.oidc : t.wgtwo).requests.filter((request) => request.endpoint === "token").map((request) => request.grantType);
+
+  it("is UNAUTHENTICATED without an access token", async () => {
+    const body = await refreshProfile("OIDC", undefined);
+    expect(body.data).toBeNull();
+    expect(body.errors?.map((error) => error.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("stores the provider's current profile, read with the cached access token", async () => {
+    const profile = { given_name: "Maja", family_name: "Lindqvist", email: "maja@example.com", picture: "https://example.com/maja.png" };
+    const { session, user } = await login("OIDC", { profile });
+    await db.query("UPDATE users SET given_name = 'Stale', family_name = NULL, email = NULL WHERE id = $1::uuid", [user.id]);
+
+    const result = await refreshed("OIDC", session.accessToken);
+    expect(result).toMatchObject({
+      __typename: "ProfileRefreshed",
+      user: { id: user.id, phoneNumber: user.phoneNumber, givenName: "Maja", familyName: "Lindqvist", email: "maja@example.com", picture: profile.picture },
+    });
+    const refreshedUser = result.user as { updatedAt: string };
+    expect(Date.parse(refreshedUser.updatedAt)).toBeGreaterThan(Date.parse(user.updatedAt));
+    expect([t.oidc.requestCount("token"), t.oidc.requestCount("userinfo")]).toEqual([1, 2]);
+  });
+
+  it("uses the stored refresh token when no access token is cached, replacing it with the rotated one", async () => {
+    const { session, user } = await login("OIDC");
+    const key = `provider-token:oidc:${user.id}`;
+    const firstAccess = await t.providerTokens.get("oidc", user.id);
+    expect(firstAccess).toMatchObject({ tokenType: "Bearer" });
+    const firstSealed = await sealedRefreshToken("oidc", user.id);
+    await t.redis.del(key);
+
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ __typename: "ProfileRefreshed", user: { id: user.id } });
+    expect(t.oidc.requests.filter((request) => request.endpoint === "token").map(({ grantType, status }) => ({ grantType, status }))).toEqual([
+      { grantType: "authorization_code", status: 200 },
+      { grantType: "refresh_token", status: 200 },
+    ]);
+    const secondSealed = await sealedRefreshToken("oidc", user.id);
+    expect(secondSealed).toMatch(SEALED_SHAPE);
+    expect(secondSealed).not.toBe(firstSealed);
+    const secondAccess = await t.providerTokens.get("oidc", user.id);
+    expect(secondAccess?.accessToken).toEqual(expect.any(String));
+    expect(secondAccess!.accessToken).not.toBe(firstAccess!.accessToken);
+
+    // The old refresh token was rotated away at the provider: only the stored replacement can work again.
+    await t.redis.del(key);
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ __typename: "ProfileRefreshed" });
+  });
+
+  it("refreshes once when the provider refuses the cached access token", async () => {
+    const { session } = await login("OIDC");
+    t.oidc.injectFault({ endpoint: "userinfo", status: 401, body: { error: "invalid_token" } });
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ __typename: "ProfileRefreshed" });
+    expect(grants("OIDC")).toEqual(["authorization_code", "refresh_token"]);
+  });
+
+  it("REAUTHENTICATION_REQUIRED when the provider revoked the refresh token, which is then forgotten", async () => {
+    const { session, user } = await login("OIDC");
+    await t.redis.del(`provider-token:oidc:${user.id}`);
+    t.oidc.revokeRefreshTokens();
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({
+      __typename: "ReauthenticationRequiredError",
+      code: "REAUTHENTICATION_REQUIRED",
+    });
+    expect(await sealedRefreshToken("oidc", user.id)).toBeNull();
+    const tokenCalls = t.oidc.requestCount("token");
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ code: "REAUTHENTICATION_REQUIRED" });
+    expect(t.oidc.requestCount("token")).toBe(tokenCalls);
+  });
+
+  it("REAUTHENTICATION_REQUIRED for a user without an OIDC identity, without calling the provider", async () => {
+    const truecaller = await t.login();
+    expect(truecaller).toMatchObject({ __typename: "LoginSuccess" });
+    const { session } = truecaller as unknown as LoginSuccess;
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ code: "REAUTHENTICATION_REQUIRED" });
+    expect(t.oidc.requests).toEqual([]);
+  });
+
+  it("PROVIDER_UNAVAILABLE when userinfo keeps failing, leaving the profile as stored", async () => {
+    const { session, user } = await login("OIDC", { profile: { given_name: "Oskar" } });
+    await db.query("UPDATE users SET given_name = 'Kept' WHERE id = $1::uuid", [user.id]);
+    t.oidc.injectFault({ endpoint: "userinfo", status: 503, retryAfterSeconds: 0, times: 3 });
+    expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ __typename: "ProviderUnavailableError", code: "PROVIDER_UNAVAILABLE" });
+    expect([t.oidc.requestCount("userinfo"), t.oidc.requestCount("token")]).toEqual([1 + 3, 1]);
+    const { rows } = await db.query("SELECT given_name FROM users WHERE id = $1::uuid", [user.id]);
+    expect(rows).toEqual([{ given_name: "Kept" }]);
+  });
+
+  it("refreshes wgtwo tokens, storing the refresh token Hydra always rotates", async () => {
+    const { session, user } = await login("WGTWO");
+    const firstSealed = await sealedRefreshToken("wgtwo", user.id);
+    expect(firstSealed).toMatch(SEALED_SHAPE);
+    await t.redis.del(`provider-token:wgtwo:${user.id}`);
+    expect(await refreshed("WGTWO", session.accessToken)).toMatchObject({ __typename: "ProfileRefreshed", user: { id: user.id, identities: [{ provider: "WGTWO" }] } });
+    expect(grants("WGTWO")).toEqual(["authorization_code", "refresh_token"]);
+    expect(await sealedRefreshToken("wgtwo", user.id)).not.toBe(firstSealed);
+    expect(await t.providerTokens.get("wgtwo", user.id)).toMatchObject({ tokenType: "Bearer" });
+  });
+
+  it("logs no code, verifier, provider token or client secret used in this file", async () => {
+    await Promise.all([...reading]);
+    expect([...secrets].filter((secret) => secret.startsWith("eyJ")).length).toBeGreaterThan(5);
+    const leaks = [...secrets].filter((secret) => t.logs.some((line) => line.includes(secret)));
+    expect(leaks).toEqual([]);
+  });
+});
