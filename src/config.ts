@@ -80,6 +80,7 @@ const environmentSchema = z
     TRUECALLER_VERIFICATION_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_VERIFICATION_BASE_URL),
     TRUECALLER_KEYS_URL: httpUrl.default(TRUECALLER_DEFAULT_KEYS_URL),
     TRUECALLER_PAYLOAD_MAX_AGE_S: integer(30, 86_400).default(600),
+    TRUECALLER_SIGNED_PROFILES: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
     WGTWO_CLIENT_ID: z.string().optional(),
     WGTWO_CLIENT_SECRET: z.string().optional(),
     WGTWO_BASE_URL: httpUrl.default(WGTWO_DEFAULT_BASE_URL),
@@ -110,10 +111,36 @@ const environmentSchema = z
         context.addIssue({ code: "custom", path: [missing], message: `is required when ${present} is set` });
       }
     }
-    if (env.NODE_ENV === "production" && env.OIDC_ISSUER !== undefined && !env.OIDC_ISSUER.startsWith("https:")) {
-      context.addIssue({ code: "custom", path: ["OIDC_ISSUER"], message: "must be an https URL in production (OpenID Connect Discovery §3)" });
+    for (const [orphan, owner] of [
+      ["WGTWO_ISSUER", "WGTWO_CLIENT_ID"],
+      ["WGTWO_REDIRECT_URI", "WGTWO_CLIENT_ID"],
+      ["OIDC_REDIRECT_URI", "OIDC_ISSUER"],
+    ] as const) {
+      if (env[orphan] !== undefined && env[owner] === undefined) {
+        context.addIssue({ code: "custom", path: [orphan], message: `has no effect without ${owner}` });
+      }
+    }
+    if (env.NODE_ENV === "production") {
+      // Client secrets, codes and tokens travel to these URLs, and the keys and ID tokens read from them decide who
+      // logs in: plain http is for a provider emulator on this machine only.
+      const providerUrls = [
+        ...(env.TRUECALLER_CLIENT_ID === undefined ? [] : (["TRUECALLER_BASE_URL", "TRUECALLER_VERIFICATION_BASE_URL", "TRUECALLER_KEYS_URL"] as const)),
+        ...(env.WGTWO_CLIENT_ID === undefined ? [] : (["WGTWO_BASE_URL", "WGTWO_ISSUER"] as const)),
+        "OIDC_ISSUER",
+      ] as const;
+      for (const name of providerUrls) {
+        const url = env[name];
+        if (url !== undefined && !secureOrLoopback(url)) context.addIssue({ code: "custom", path: [name], message: "must be an https URL in production" });
+      }
     }
   });
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function secureOrLoopback(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === "https:" || LOOPBACK_HOSTS.has(hostname);
+}
 
 /** The gateway's settings, parsed once at start-up from the environment. */
 export interface Config {
@@ -152,6 +179,12 @@ export interface TruecallerSettings {
   readonly keysUrl: string;
   /** How old a signed profile may be. */
   readonly payloadMaxAgeSeconds: number;
+  /**
+   * Whether verifyTruecallerSignedProfile is on. Off by default: a signed profile
+   * carries nothing that binds it to this deployment's app, and its nonce is the
+   * client's, so whoever holds a fresh one (another app's backend) could present it.
+   */
+  readonly signedProfiles: boolean;
 }
 
 export interface SessionSettings {
@@ -237,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             verificationBaseUrl: e.TRUECALLER_VERIFICATION_BASE_URL,
             keysUrl: e.TRUECALLER_KEYS_URL,
             payloadMaxAgeSeconds: e.TRUECALLER_PAYLOAD_MAX_AGE_S,
+            signedProfiles: e.TRUECALLER_SIGNED_PROFILES === "true",
           },
     wgtwo:
       e.WGTWO_CLIENT_ID === undefined || e.WGTWO_CLIENT_SECRET === undefined

@@ -110,7 +110,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     });
     const logins = new LoginService({
       providers,
-      truecaller: truecallerAppLessPaths(config, options, cache),
+      truecaller: truecallerAppLessPaths(config, options, logger, cache),
       users,
       providerTokens,
       sessions,
@@ -153,26 +153,33 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   }
 }
 
+/** What every provider module is built with: its HTTP timeouts, the test's fetch, the log. */
+function providerCommons(config: Config, options: GatewayOptions, logger: Logger) {
+  return { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), logger, documentTimeoutMs: config.loginTimeoutMs };
+}
+
 /** The code-flow providers whose settings are present, by id. */
 function configuredProviders(config: Config, options: GatewayOptions, logger: Logger): Map<ProviderId, PhoneLoginProvider> {
-  const common = { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
   const providers: PhoneLoginProvider[] = [];
   if (config.truecaller) providers.push(createTruecallerProvider({ ...common, clientId: config.truecaller.clientId, baseUrl: config.truecaller.baseUrl }));
   if (config.wgtwo) providers.push(createWgtwoProvider({ ...common, ...config.wgtwo }));
-  if (config.oidc) providers.push(createOidcProvider({ ...common, ...config.oidc }));
+  if (config.oidc) providers.push(createOidcProvider({ ...common, ...config.oidc, discoveryTimeoutMs: documentTimeoutMs }));
   if (providers.length === 0) logger.warn("no login provider is configured (TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER): every login answers PROVIDER_MISCONFIGURED");
   else if (!config.truecaller) logger.info("TRUECALLER_CLIENT_ID is not set: Truecaller logins answer PROVIDER_MISCONFIGURED");
   return new Map(providers.map((provider) => [provider.id, provider]));
 }
 
-/** Truecaller's drop-call/OTP and signed-profile paths, available wherever Truecaller is configured. */
-function truecallerAppLessPaths(config: Config, options: GatewayOptions, cache: TtlCache): TruecallerAppLessPaths | undefined {
+/** Truecaller's drop-call/OTP path wherever Truecaller is configured, and signed profiles where also switched on. */
+function truecallerAppLessPaths(config: Config, options: GatewayOptions, logger: Logger, cache: TtlCache): TruecallerAppLessPaths | undefined {
   const { truecaller } = config;
   if (!truecaller) return undefined;
-  const common = { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
   return {
     numbers: createTruecallerNumberVerification({ ...common, clientId: truecaller.clientId, baseUrl: truecaller.verificationBaseUrl }),
-    signedProfiles: createTruecallerSignedProfiles({ ...common, keysUrl: truecaller.keysUrl, maxAgeSeconds: truecaller.payloadMaxAgeSeconds }),
+    signedProfiles: truecaller.signedProfiles
+      ? createTruecallerSignedProfiles({ ...common, keysUrl: truecaller.keysUrl, maxAgeSeconds: truecaller.payloadMaxAgeSeconds, keysTimeoutMs: documentTimeoutMs })
+      : undefined,
     usedPayloads: new UsedPayloads(cache),
     payloadLifetimeMs: (truecaller.payloadMaxAgeSeconds + SIGNED_PAYLOAD_CLOCK_SKEW_S) * 1000,
   };

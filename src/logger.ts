@@ -17,6 +17,13 @@ const SECRET_FIELDS = [
   "authorization",
   "password",
   "secret",
+  "clientSecret",
+  "client_secret",
+  "nonce",
+  "requestNonce",
+  // A signed Truecaller profile: personal data, and proof that logs in once.
+  "payload",
+  "signature",
 ];
 
 /**

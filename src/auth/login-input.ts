@@ -1,5 +1,5 @@
 import type { AuthorizationCodeGrant, GrantRules } from "../providers/provider.js";
-import type { SignedProfileInput } from "../providers/truecaller/signed-profile.js";
+import { MAX_PAYLOAD_LENGTH, MAX_SIGNATURE_LENGTH, type SignedProfileInput } from "../providers/truecaller/signed-profile.js";
 
 /** Longest authorization code, access token, redirect URI or nonce we forward; real ones are far shorter. */
 export const MAX_CODE_LENGTH = 2_048;
@@ -8,8 +8,6 @@ export const VERIFIER_MIN_LENGTH = 43;
 export const VERIFIER_MAX_LENGTH = 128;
 export const MAX_NONCE_LENGTH = 512;
 export const MAX_NAME_LENGTH = 100;
-/** Signed payloads are a few hundred bytes; the provider module checks their form. */
-export const MAX_SIGNED_PROFILE_LENGTH = 16_384;
 const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
 /** RFC 6749 Appendix A.11: `code = 1*VSCHAR`, VSCHAR = %x20-7E. */
 const VSCHAR = /^[\x20-\x7E]*$/;
@@ -110,8 +108,8 @@ export function validateTruecallerAccessToken(input: TruecallerAccessTokenInput)
 
 /** Sizes and characters only; the provider module checks the form of payload and signature. */
 export function validateSignedProfileInput(input: SignedProfileInput): Validation<SignedProfileInput> {
-  for (const field of ["payload", "signature"] as const) {
-    const problem = printableProblem(input[field], MAX_SIGNED_PROFILE_LENGTH);
+  for (const [field, maxLength] of [["payload", MAX_PAYLOAD_LENGTH], ["signature", MAX_SIGNATURE_LENGTH]] as const) {
+    const problem = printableProblem(input[field], maxLength);
     if (problem) return invalid(field, problem);
   }
   if (input.signatureAlgorithm !== undefined) {

@@ -1,10 +1,10 @@
-import { errorSummary, type Logger } from "../logger.js";
-import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile, ProviderToken } from "../providers/provider.js";
+import type { Logger } from "../logger.js";
+import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile } from "../providers/provider.js";
 import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
 import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
 import type { UsedPayloads } from "../store/used-payloads.js";
-import type { ProfileFields, UserRepository } from "../store/user.repository.js";
+import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import {
   validateCodeGrant,
@@ -14,12 +14,14 @@ import {
   type TruecallerAccessTokenInput,
 } from "./login-input.js";
 import type { LoginOutcome } from "./login-outcome.js";
+import { keepAccessToken, logProviderFailure, profileFieldsOf } from "./provider-results.js";
 import type { SessionService } from "./session.service.js";
 
 /** Truecaller's two app-less paths; absent when Truecaller is not configured. */
 export interface TruecallerAppLessPaths {
   readonly numbers: TruecallerNumberVerification;
-  readonly signedProfiles: TruecallerSignedProfiles;
+  /** Absent unless TRUECALLER_SIGNED_PROFILES is on. */
+  readonly signedProfiles: TruecallerSignedProfiles | undefined;
   readonly usedPayloads: UsedPayloads;
   /** How long a signed payload stays acceptable (its maximum age plus clock skew): the time it is remembered as used. */
   readonly payloadLifetimeMs: number;
@@ -65,7 +67,7 @@ export class LoginService {
       const profile = await provider.fetchProfile(tokens.value, deadline);
       if (!profile.ok) return this.refused(providerId, profile.failure);
       const outcome = await this.complete(providerId, profile.value, tokens.value.refreshToken);
-      if (outcome.kind === "LoginSucceeded") await this.cacheAccessToken(providerId, outcome.user.id, tokens.value.access);
+      if (outcome.kind === "LoginSucceeded") await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, tokens.value.access);
       return outcome;
     });
   }
@@ -104,7 +106,7 @@ export class LoginService {
   verifyTruecallerSignedProfile(input: SignedProfileInput): Promise<LoginOutcome> {
     return this.observed("truecaller_signed_profile", async () => {
       const truecaller = this.deps.truecaller;
-      if (!truecaller) return this.notConfigured("truecaller_signed_profile");
+      if (!truecaller?.signedProfiles) return this.notConfigured("truecaller_signed_profile");
       const valid = validateSignedProfileInput(input);
       if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
 
@@ -117,7 +119,9 @@ export class LoginService {
       try {
         return await this.complete("truecaller_signed_profile", profile, undefined);
       } catch (error) {
-        // Nothing was stored: the app may send the same payload again once the outage is over.
+        // The app got no session, so it may send the same payload again once the outage is over. (Were the
+        // failure an acknowledgement lost after the commit, the payload could log in once more: the lesser harm
+        // than locking the user out.)
         await truecaller.usedPayloads.release(digest).catch(() => {});
         throw error;
       }
@@ -138,7 +142,8 @@ export class LoginService {
   }
 
   private notConfigured(provider: IdentityProviderId): LoginOutcome {
-    this.deps.logger.error({ provider }, "provider is not configured");
+    // Start-up said so once; any caller can ask again, so per request it is no alert.
+    this.deps.logger.debug({ provider }, "provider is not configured");
     return { kind: "ProviderMisconfigured" };
   }
 
@@ -156,59 +161,10 @@ export class LoginService {
     return { kind: "LoginSucceeded", user, isNewUser: created, session };
   }
 
-  /** Keeps the access token for calls on the user's behalf; the user is stored, so a cache outage must not lose the login. */
-  private async cacheAccessToken(provider: ProviderId, userId: string, token: ProviderToken): Promise<void> {
-    await this.deps.providerTokens.put(provider, userId, token).catch((error: unknown) => {
-      this.deps.logger.warn({ provider, userId, error: errorSummary(error) }, "provider token not cached");
-    });
-  }
-
   /** Logs what operators need to know about a provider failure, then maps it to its outcome. */
   private refused(provider: IdentityProviderId, failure: ProviderFailure): LoginOutcome {
     logProviderFailure(this.deps.logger, provider, failure);
     return outcomeOfProviderFailure(failure);
-  }
-}
-
-/** The stored profile fields of a provider profile; the region comes with the verified number. */
-export function profileFieldsOf(profile: ProviderProfile): ProfileFields {
-  return {
-    countryCode: profile.phoneNumber?.countryCode,
-    givenName: profile.givenName,
-    familyName: profile.familyName,
-    email: profile.email,
-    picture: profile.picture,
-    gender: profile.gender,
-    addressLocality: profile.address?.locality,
-    addressPostalCode: profile.address?.postalCode,
-  };
-}
-
-/** Operators hear about misconfiguration and outages; user mistakes and attacks are in the "login refused" line. */
-export function logProviderFailure(logger: Logger, provider: IdentityProviderId, failure: ProviderFailure): void {
-  switch (failure.kind) {
-    case "Misconfigured":
-      logger.error({ provider, detail: failure.detail }, "provider rejected our client configuration");
-      break;
-    case "Unavailable":
-    case "ProfileUnavailable":
-      logger.warn({ provider, detail: failure.detail }, "provider call failed");
-      break;
-    case "RateLimited":
-      logger.warn({ provider, retryAfterSeconds: failure.retryAfterSeconds }, "provider rate limit hit");
-      break;
-    case "InvalidIdToken":
-    case "InvalidSignedProfile":
-    case "RefreshTokenRejected":
-      // Possibly an attack, possibly a provider key change: worth a line with the check that failed.
-      logger.warn({ provider, kind: failure.kind, detail: failure.detail }, "provider proof rejected");
-      break;
-    case "InvalidCode":
-    case "InvalidVerifier":
-    case "AccessDenied":
-      break;
-    default:
-      throw new UnreachableCaseError(failure);
   }
 }
 

@@ -3,7 +3,7 @@ import type { PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile, 
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
 import type { LinkedIdentity, StoredUser, UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
-import { logProviderFailure, profileFieldsOf } from "./login.service.js";
+import { keepAccessToken, logProviderFailure, profileFieldsOf } from "./provider-results.js";
 import type { ProfileRefreshOutcome } from "./login-outcome.js";
 
 export interface ProfileServiceDependencies {
@@ -17,6 +17,8 @@ export interface ProfileServiceDependencies {
 
 const REAUTHENTICATION_REQUIRED: ProfileRefreshOutcome = { kind: "ReauthenticationRequired" };
 
+type TokenRefresh = { kind: "Refreshed"; tokens: ProviderTokens } | { kind: "Failed"; outcome: ProfileRefreshOutcome };
+
 /**
  * Re-reads a signed-in user's profile at a provider on the user's behalf, with
  * the access token cached at login or, when it has expired or is refused, with
@@ -24,17 +26,27 @@ const REAUTHENTICATION_REQUIRED: ProfileRefreshOutcome = { kind: "Reauthenticati
  * written only while the provider still vouches for the user's number.
  */
 export class ProfileService {
+  /**
+   * Refreshes in flight, by identity: a provider that rotates refresh tokens
+   * (and treats a reused one as stolen) must see each token once, so
+   * concurrent refreshes of one identity on this instance share one exchange.
+   */
+  private readonly refreshesInFlight = new Map<string, Promise<TokenRefresh>>();
+
   constructor(private readonly deps: ProfileServiceDependencies) {}
 
   async refreshProfile(user: StoredUser, providerId: ProviderId): Promise<ProfileRefreshOutcome> {
     const { logger } = this.deps;
     const provider = this.deps.providers.get(providerId);
     if (!provider) {
-      logger.error({ provider: providerId }, "provider is not configured");
+      logger.debug({ provider: providerId }, "provider is not configured");
       return { kind: "ProviderMisconfigured" };
     }
     const identity = await this.deps.users.findIdentity(user.id, providerId);
     if (!identity) return REAUTHENTICATION_REQUIRED;
+    if (identity.refreshTokenUnreadable) {
+      logger.warn({ provider: providerId, userId: user.id }, "stored provider refresh token sealed with a key no longer in TOKEN_ENCRYPTION_KEYS");
+    }
     const deadline = AbortSignal.timeout(this.deps.timeoutMs);
 
     const cached = await this.deps.providerTokens.get(providerId, user.id).catch((error: unknown) => {
@@ -64,17 +76,22 @@ export class ProfileService {
     return updated ? { kind: "ProfileRefreshed", user: updated } : REAUTHENTICATION_REQUIRED;
   }
 
+  /** One refresh per identity at a time; callers arriving meanwhile get its result. */
+  private refreshTokens(provider: PhoneLoginProvider, userId: string, identity: LinkedIdentity, deadline: AbortSignal): Promise<TokenRefresh> {
+    const key = `${provider.id}:${identity.subject}`;
+    const inFlight = this.refreshesInFlight.get(key);
+    if (inFlight) return inFlight;
+    const refresh = this.exchangeRefreshToken(provider, userId, identity, deadline).finally(() => this.refreshesInFlight.delete(key));
+    this.refreshesInFlight.set(key, refresh);
+    return refresh;
+  }
+
   /**
    * New provider tokens from the identity's refresh token: a rotated refresh
    * token replaces the stored one, a refused one is forgotten, and the new
    * access token is cached.
    */
-  private async refreshTokens(
-    provider: PhoneLoginProvider,
-    userId: string,
-    identity: LinkedIdentity,
-    deadline: AbortSignal,
-  ): Promise<{ kind: "Refreshed"; tokens: ProviderTokens } | { kind: "Failed"; outcome: ProfileRefreshOutcome }> {
+  private async exchangeRefreshToken(provider: PhoneLoginProvider, userId: string, identity: LinkedIdentity, deadline: AbortSignal): Promise<TokenRefresh> {
     const stored = identity.refreshToken;
     if (!stored || !provider.refreshTokens) return { kind: "Failed", outcome: REAUTHENTICATION_REQUIRED };
     const key = { provider: provider.id, subject: identity.subject };
@@ -83,16 +100,10 @@ export class ProfileService {
       if (refreshed.failure.kind === "RefreshTokenRejected") await this.deps.users.replaceRefreshToken(key, stored, undefined);
       return { kind: "Failed", outcome: this.refused(provider.id, refreshed.failure) };
     }
-    if (refreshed.value.idToken !== undefined && refreshed.value.idToken.sub !== identity.subject) {
-      logProviderFailure(this.deps.logger, provider.id, { kind: "InvalidIdToken", detail: "refreshed ID token names another subject" });
-      return { kind: "Failed", outcome: REAUTHENTICATION_REQUIRED };
-    }
     if (refreshed.value.refreshToken !== undefined && refreshed.value.refreshToken !== stored.token) {
       await this.deps.users.replaceRefreshToken(key, stored, refreshed.value.refreshToken);
     }
-    await this.deps.providerTokens.put(provider.id, userId, refreshed.value.access).catch((error: unknown) => {
-      this.deps.logger.warn({ provider: provider.id, userId, error: errorSummary(error) }, "provider token not cached");
-    });
+    await keepAccessToken(this.deps.providerTokens, this.deps.logger, provider.id, userId, refreshed.value.access);
     return { kind: "Refreshed", tokens: refreshed.value };
   }
 

@@ -46,6 +46,7 @@ export async function startEmulators({ port, host, publicHost }: EmulatorSetting
         TRUECALLER_BASE_URL: truecallerUrl.origin,
         TRUECALLER_VERIFICATION_BASE_URL: truecallerUrl.origin,
         TRUECALLER_KEYS_URL: `${truecallerUrl.origin}/v1/key`,
+        TRUECALLER_SIGNED_PROFILES: "true",
         OIDC_ISSUER: oidc.issuer,
         OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
         OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,

@@ -14,15 +14,43 @@
  * `POST /emulator/codes`), which can also tamper with the ID token for attack tests. Faults that a
  * healthy server never produces (5xx, slow or dead connections) are injected on demand.
  */
-import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { z } from "zod";
 import { UnreachableCaseError } from "../unreachable.js";
-import { EmulatorUsageError, type FaultKind } from "./truecaller-emulator.js";
+import {
+  AUTHORIZATION_CODE_GRANT,
+  BEARER_PATTERN,
+  codeChallengeSchema,
+  controlRoutes,
+  createRouter,
+  EmulatorServer,
+  EmulatorUsageError,
+  FORM_MEDIA_TYPE,
+  JSON_MEDIA_TYPE,
+  mediaType,
+  MS_PER_SECOND,
+  oauthError,
+  OPENID_SCOPE,
+  parseOrThrow,
+  pick,
+  ProviderEndpoints,
+  randomDigits,
+  randomSecret,
+  readJson,
+  s256,
+  sendEmpty,
+  sendJson,
+  sendText,
+  verifierMatches,
+  type EndpointFault,
+  type JsonAnswer,
+  type RequestRecord,
+  type Routes,
+} from "./http-emulator.js";
 
-export { EmulatorUsageError, type FaultKind } from "./truecaller-emulator.js";
+export { EmulatorUsageError, type FaultKind } from "./http-emulator.js";
 
 /** Auth0: a native application; wgtwo: Ory Hydra with a confidential client. */
 export type OidcFlavor = "auth0" | "wgtwo";
@@ -36,31 +64,16 @@ export const DEFAULT_REDIRECT_URI = "com.example.app://callback";
 
 const DEFAULT_ID_TOKEN_LIFETIME_SECONDS = 36_000; // exp - iat of the ID token sample on Auth0's page
 const DEFAULT_CODE_TTL_SECONDS = 600;
-/** Largest request body read; a token request is a few hundred bytes, control JSON a few kilobytes. */
-const MAX_BODY_BYTES = 16 * 1024;
-/** 32 random bytes give 43 base64url characters: a valid RFC 7636 §4.1 verifier, and 256 bits for codes and tokens. */
-const SECRET_BYTES = 32;
-const MS_PER_SECOND = 1000;
 
 const DISCOVERY_PATH = "/.well-known/openid-configuration";
 const JWKS_PATH = "/.well-known/jwks.json";
 const USERINFO_PATH = "/userinfo";
-const FORM_MEDIA_TYPE = "application/x-www-form-urlencoded";
-const JSON_MEDIA_TYPE = "application/json";
-const AUTHORIZATION_CODE_GRANT = "authorization_code";
 const REFRESH_TOKEN_GRANT = "refresh_token";
-const OPENID_SCOPE = "openid";
 const OFFLINE_ACCESS_SCOPE = "offline_access";
 const ID_TOKEN_ALG = "RS256";
 
-/** RFC 7636 §4.1: code_verifier = 43*128unreserved. */
-const CODE_VERIFIER_PATTERN = /^[A-Za-z0-9\-._~]{43,128}$/;
-/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) without padding is always 43 characters. */
-const S256_CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 §3.3: scope-token = 1*NQCHAR. */
 const SCOPE_TOKEN_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-/** RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1). */
-const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 /** RFC 7617 §2: credentials = "Basic" 1*SP token68. */
 const BASIC_PATTERN = /^Basic +([A-Za-z0-9+/]+=*)$/i;
 
@@ -158,40 +171,11 @@ export interface OidcMintedCode {
 export type OidcEndpoint = "discovery" | "jwks" | "token" | "userinfo";
 const OIDC_ENDPOINTS = ["discovery", "jwks", "token", "userinfo"] as const satisfies readonly OidcEndpoint[];
 
-/**
- * A forced answer for the next request(s) to one endpoint. Faults are queued per endpoint, first in
- * first out, and take effect before the request is processed, so a faulted token call does not
- * spend its code.
- */
-export interface OidcFault {
-  endpoint: OidcEndpoint;
-  status?: number;
-  /** A string is sent verbatim (to fake malformed JSON); anything else is serialised as JSON. */
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Sets `Retry-After` on the answer. */
-  retryAfterSeconds?: number;
-  /** Wait before answering; with no status, wait and then process normally. */
-  delayMs?: number;
-  /** Never answer, until the client gives up or the emulator closes. */
-  hang?: boolean;
-  /** Reset the TCP connection without answering. */
-  resetConnection?: boolean;
-  /** How many requests the fault applies to; default 1. */
-  times?: number;
-}
+/** A forced answer for the next request(s) to one endpoint; see {@link EndpointFault}. */
+export type OidcFault = EndpointFault<OidcEndpoint>;
 
 /** One provider request as the emulator saw it; deliberately without codes, verifiers, secrets or tokens. */
-export interface OidcRecordedRequest {
-  endpoint: OidcEndpoint;
-  method: string;
-  /** ISO 8601, from the emulator's clock. */
-  time: string;
-  /** `null` until answered, and forever for hanging or reset requests. */
-  status: number | null;
-  /** The `error` field of a JSON error answer. */
-  error?: string;
-  fault?: FaultKind;
+export interface OidcRecordedRequest extends RequestRecord<OidcEndpoint> {
   /** Token requests with a grant type the emulator knows. */
   grantType?: string;
 }
@@ -221,16 +205,6 @@ export interface OidcEmulator {
   requestCount(endpoint: OidcEndpoint): number;
   /** Forgets codes, tokens, faults and the request log; clients and the signing key stay. */
   reset(): void;
-}
-
-interface JsonAnswer {
-  status: number;
-  body: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
-
-function oauthError(status: number, error: string, description: string): JsonAnswer {
-  return { status, body: { error, error_description: description } };
 }
 
 /** The token endpoint's error answers, one set per flavor, each worded as that provider words it. */
@@ -390,10 +364,7 @@ const idTokenTamperSchema = z
 const mintOptionsSchema: z.ZodType<OidcMintOptions> = z
   .strictObject({
     clientId: z.string().min(1).optional(),
-    codeChallenge: z
-      .string()
-      .regex(S256_CHALLENGE_PATTERN, "must be an S256 challenge: BASE64URL(SHA256(verifier)), 43 characters")
-      .optional(),
+    codeChallenge: codeChallengeSchema.optional(),
     pkce: z.boolean().optional(),
     redirectUri: z.string().min(1).optional(),
     nonce: z.string().min(1).optional(),
@@ -405,66 +376,6 @@ const mintOptionsSchema: z.ZodType<OidcMintOptions> = z
     codeTtlSeconds: z.number().positive().finite().optional(),
   })
   .refine((options) => !(options.pkce === false && options.codeChallenge !== undefined), "pkce: false contradicts a codeChallenge");
-
-const faultSchema: z.ZodType<OidcFault> = z
-  .strictObject({
-    endpoint: z.enum(OIDC_ENDPOINTS),
-    status: z.int().min(200).max(599).optional(),
-    body: z.unknown().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-    retryAfterSeconds: z.int().nonnegative().optional(),
-    delayMs: z.int().nonnegative().optional(),
-    hang: z.boolean().optional(),
-    resetConnection: z.boolean().optional(),
-    times: z.int().positive().optional(),
-  })
-  .superRefine((fault, ctx) => {
-    const problem = faultContradiction(fault);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-  });
-
-/** Why a fault cannot be carried out as written, or undefined when it can. */
-function faultContradiction(fault: OidcFault): string | undefined {
-  const shapesAnswer = fault.body !== undefined || fault.headers !== undefined || fault.retryAfterSeconds !== undefined;
-  const answers = fault.status !== undefined;
-  if (fault.hang === true && (answers || shapesAnswer || fault.resetConnection === true || fault.delayMs !== undefined)) {
-    return "hang never answers: it takes no status, body, headers, retryAfterSeconds, delayMs or resetConnection";
-  }
-  if (fault.resetConnection === true && (answers || shapesAnswer)) {
-    return "resetConnection sends no answer: it takes no status, body, headers or retryAfterSeconds";
-  }
-  if (shapesAnswer && !answers) return "body, headers and retryAfterSeconds need a status";
-  if (!answers && fault.hang !== true && fault.resetConnection !== true && fault.delayMs === undefined) {
-    return "the fault does nothing: give status, delayMs, hang or resetConnection";
-  }
-  return undefined;
-}
-
-function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
-  if (!result.success) throw new EmulatorUsageError(`Invalid ${what}:\n${z.prettifyError(result.error)}`);
-  return result.data;
-}
-
-/** What a queued fault does to the request it meets. */
-type FaultPlan =
-  | { kind: "answer"; delayMs: number; status: number; body: string | undefined; headers: Record<string, string> }
-  | { kind: "delay"; delayMs: number }
-  | { kind: "hang" }
-  | { kind: "reset"; delayMs: number };
-
-function planFault(fault: OidcFault): FaultPlan {
-  if (fault.hang === true) return { kind: "hang" };
-  const delayMs = fault.delayMs ?? 0;
-  if (fault.resetConnection === true) return { kind: "reset", delayMs };
-  if (fault.status === undefined) return { kind: "delay", delayMs };
-  // Lower-cased names, so a caller's `content-type` replaces the default one.
-  const headers: Record<string, string> = fault.body === undefined ? {} : { "content-type": JSON_MEDIA_TYPE };
-  if (fault.retryAfterSeconds !== undefined) headers["retry-after"] = String(fault.retryAfterSeconds);
-  for (const [name, value] of Object.entries(fault.headers ?? {})) headers[name.toLowerCase()] = value;
-  const body = fault.body === undefined || typeof fault.body === "string" ? fault.body : JSON.stringify(fault.body);
-  return { kind: "answer", delayMs, status: fault.status, body, headers };
-}
 
 interface SigningKey {
   kid: string;
@@ -507,39 +418,14 @@ interface RefreshRecord {
   family: string;
 }
 
-function randomSecret(): string {
-  return randomBytes(SECRET_BYTES).toString("base64url");
-}
-
 /** Map key of a code or token: the emulator keeps hashes, never the bearer strings themselves. */
 function digest(secret: string): string {
   return createHash("sha256").update(secret, "utf8").digest("base64url");
 }
 
-/** RFC 7636 §4.2, S256. */
-function s256(codeVerifier: string): string {
-  return createHash("sha256").update(codeVerifier, "ascii").digest("base64url");
-}
-
-/** RFC 7636 §4.6, compared in constant time so the check leaks nothing about the challenge. */
-function verifierMatches(codeVerifier: string, codeChallenge: string): boolean {
-  if (!CODE_VERIFIER_PATTERN.test(codeVerifier)) return false;
-  const computed = Buffer.from(s256(codeVerifier));
-  const expected = Buffer.from(codeChallenge);
-  return computed.length === expected.length && timingSafeEqual(computed, expected);
-}
-
 /** Constant-time equality of two secrets of any length (their hashes have one length). */
 function secretsEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(createHash("sha256").update(presented).digest(), createHash("sha256").update(expected).digest());
-}
-
-function randomDigits(count: number): string {
-  return Array.from({ length: count }, () => randomInt(10)).join("");
-}
-
-function pick<T>(items: readonly T[]): T {
-  return items[randomInt(items.length)] as T;
 }
 
 /** Where generated users live: wgtwo's sample number is Swedish, the gateway's first market is India. */
@@ -611,10 +497,6 @@ function unsecuredJwt(header: Record<string, unknown>, claims: Record<string, un
   return `${segment(header)}.${segment(claims)}.`;
 }
 
-function mediaType(contentType: string | undefined): string {
-  return (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-}
-
 /** Reads a token request parameter; a repeated, empty or non-string one reads as absent (RFC 6749 §3.2). */
 type Parameters = (name: string) => string | undefined;
 
@@ -665,48 +547,6 @@ function basicCredentials(authorization: string | undefined): { id: string; secr
     return undefined; // malformed percent-encoding
   }
 }
-
-/**
- * Reads a body of at most {@link MAX_BODY_BYTES}; `null` when it is larger (the rest is drained so
- * the 413 can still be delivered).
- */
-function readBody(req: IncomingMessage): Promise<string | null> {
-  if (Number(req.headers["content-length"]) > MAX_BODY_BYTES) {
-    req.resume();
-    return Promise.resolve(null);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) resolve(null);
-      else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, answer: JsonAnswer): void {
-  const payload = JSON.stringify(answer.body);
-  res.writeHead(answer.status, { "Content-Type": JSON_MEDIA_TYPE, "Content-Length": Buffer.byteLength(payload), ...answer.headers });
-  res.end(payload);
-}
-
-function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status);
-  res.end();
-}
-
-/** The unread remainder of an oversized body is still arriving: close rather than reuse the connection. */
-const TOO_LARGE: JsonAnswer = {
-  ...oauthError(413, "invalid_request", `Request body larger than ${MAX_BODY_BYTES} bytes`),
-  headers: { Connection: "close" },
-};
-
-/** Thrown by control endpoints whose body is over {@link MAX_BODY_BYTES}; answered 413. */
-class BodyTooLargeError extends Error {}
 
 /** The help page at `GET /`. */
 export function oidcEmulatorHelp(url: string, flavor: OidcFlavor): string {
@@ -796,9 +636,6 @@ export function createOidcEmulator(options: OidcEmulatorOptions): OidcEmulator {
   const refreshTokens = new Map<string, RefreshRecord>();
   /** Refresh tokens replaced by rotation, by hash, with their family: presenting one is a reuse. */
   const rotatedAway = new Map<string, string>();
-  const faults: Record<OidcEndpoint, { plan: FaultPlan; remaining: number }[]> = { discovery: [], jwks: [], token: [], userinfo: [] };
-  let records: OidcRecordedRequest[] = [];
-  const pendingDelays = new Set<NodeJS.Timeout>();
   let baseUrl = "";
   let signingKey: SigningKey | undefined;
   let foreignKey: Promise<SigningKey> | undefined;
@@ -818,26 +655,6 @@ export function createOidcEmulator(options: OidcEmulatorOptions): OidcEmulator {
   function currentKey(): SigningKey {
     if (signingKey === undefined) throw new Error("No signing key: listen() creates it before serving");
     return signingKey;
-  }
-
-  /** A delay that {@link OidcEmulator.close} cancels (the request it holds is then dropped with its socket). */
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        pendingDelays.delete(timer);
-        resolve();
-      }, ms);
-      pendingDelays.add(timer);
-    });
-  }
-
-  function takeFault(endpoint: OidcEndpoint): FaultPlan | undefined {
-    const queue = faults[endpoint];
-    const head = queue[0];
-    if (head === undefined) return undefined;
-    head.remaining -= 1;
-    if (head.remaining === 0) queue.shift();
-    return head.plan;
   }
 
   function mintCode(mintOptions: OidcMintOptions = {}): OidcMintedCode {
@@ -1065,186 +882,29 @@ export function createOidcEmulator(options: OidcEmulatorOptions): OidcEmulator {
     }
   }
 
-  function summary(record: OidcRecordedRequest, outcome: string): void {
-    const grant = record.grantType === undefined ? "" : ` ${record.grantType}`;
-    const fault = record.fault === undefined ? "" : ` (fault: ${record.fault})`;
-    log(`${record.method} ${paths[record.endpoint]}${grant} -> ${outcome}${fault}`);
-  }
-
-  /** Carries out a queued fault; true when it has answered (or refused to), false to process the request. */
-  async function applyFault(
-    endpoint: OidcEndpoint,
-    record: OidcRecordedRequest,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<boolean> {
-    const fault = takeFault(endpoint);
-    if (fault === undefined) return false;
-    record.fault = fault.kind;
-    switch (fault.kind) {
-      case "hang":
-        summary(record, "no answer");
-        return true;
-      case "reset":
-        await pause(fault.delayMs);
-        req.socket.resetAndDestroy();
-        summary(record, "connection reset");
-        return true;
-      case "answer":
-        await pause(fault.delayMs);
-        record.status = fault.status;
-        res.writeHead(fault.status, fault.headers);
-        res.end(fault.body);
-        summary(record, String(fault.status));
-        return true;
-      case "delay":
-        await pause(fault.delayMs);
-        return false;
-      default:
-        throw new UnreachableCaseError(fault);
-    }
-  }
-
-  async function serveProvider(endpoint: OidcEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record: OidcRecordedRequest = { endpoint, method: req.method ?? "", time: new Date(now()).toISOString(), status: null };
-    records.push(record);
-    // The body is read before any fault so a delayed request is processed from what it sent,
-    // even when its client has given up meanwhile (as a real server would).
-    let param: Parameters | undefined;
-    if (endpoint === "token") {
-      const body = await readBody(req);
-      if (body === null) {
-        record.status = TOO_LARGE.status;
-        sendJson(res, TOO_LARGE);
-        summary(record, `${TOO_LARGE.status} body too large`);
-        return;
-      }
-      param = tokenParameters(flavor, req.headers["content-type"], body);
+  const provider = new ProviderEndpoints<OidcEndpoint, OidcRecordedRequest, Parameters | undefined>({
+    faults: { endpoints: OIDC_ENDPOINTS, typeName: "OidcFault" },
+    bodyEndpoints: ["token"],
+    now,
+    log,
+    describe: (record) => `${paths[record.endpoint]}${record.grantType === undefined ? "" : ` ${record.grantType}`}`,
+    prepare(_endpoint, req, body, record) {
+      if (body === undefined) return undefined;
+      const param = tokenParameters(flavor, req.headers["content-type"], body);
       const grantType = param?.("grant_type");
       if (grantType === AUTHORIZATION_CODE_GRANT || grantType === REFRESH_TOKEN_GRANT) record.grantType = grantType;
-    } else {
-      req.resume();
-    }
-    if (await applyFault(endpoint, record, req, res)) return;
-    const reply = await providerAnswer(endpoint, req, param);
-    record.status = reply.status;
-    if (typeof reply.body.error === "string") record.error = reply.body.error;
-    sendJson(res, reply);
-    summary(record, [reply.status, record.error].filter((part) => part !== undefined).join(" "));
-  }
-
-  async function readJson(req: IncomingMessage): Promise<unknown> {
-    const text = await readBody(req);
-    if (text === null) throw new BodyTooLargeError();
-    // Any content type is accepted: `curl -d` labels JSON as a form, and humans use this API.
-    if (text.trim() === "") return {};
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new EmulatorUsageError("The body is not valid JSON");
-    }
-  }
-
-  type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
-  const providerRoutes = Object.fromEntries(
-    OIDC_ENDPOINTS.map((endpoint): [string, Record<string, Handler>] => [
-      paths[endpoint],
-      { [endpoint === "token" ? "POST" : "GET"]: (req, res) => serveProvider(endpoint, req, res) },
-    ]),
-  );
-  const routes: Record<string, Record<string, Handler>> = {
-    ...providerRoutes,
-    [contract.authorizationPath]: {
-      GET: (_req, res) =>
-        sendJson(res, oauthError(501, "not_implemented", "The emulator has no login page: mint a code with POST /emulator/codes")),
+      return param;
     },
-    "/": {
-      GET: (_req, res) => {
-        res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-        res.end(oidcEmulatorHelp(baseUrl, flavor));
-      },
-    },
-    "/emulator/codes": {
-      POST: async (req, res) => sendJson(res, { status: 201, body: { ...mintCode((await readJson(req)) as OidcMintOptions) } }),
-    },
-    "/emulator/faults": {
-      POST: async (req, res) => {
-        emulator.injectFault((await readJson(req)) as OidcFault);
-        sendEmpty(res, 204);
-      },
-      DELETE: (_req, res) => {
-        emulator.clearFaults();
-        sendEmpty(res, 204);
-      },
-    },
-    "/emulator/requests": { GET: (_req, res) => sendJson(res, { status: 200, body: { requests: emulator.requests } }) },
-    "/emulator/reset": {
-      POST: (_req, res) => {
-        emulator.reset();
-        sendEmpty(res, 204);
-      },
-    },
-    "/emulator/rotate-key": {
-      POST: async (_req, res) => {
-        await emulator.rotateSigningKey();
-        sendEmpty(res, 204);
-      },
-    },
-    "/emulator/revoke-refresh-tokens": {
-      POST: (_req, res) => {
-        emulator.revokeRefreshTokens();
-        sendEmpty(res, 204);
-      },
-    },
-  };
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Only the path is used; the base is a placeholder required by the URL parser.
-    const { pathname } = new URL(req.url ?? "/", "http://emulator.invalid");
-    const methods = routes[pathname];
-    if (methods === undefined) return sendJson(res, oauthError(404, "not_found", `No route ${pathname}`));
-    const handler = methods[req.method ?? ""];
-    if (handler === undefined) {
-      const allowed = Object.keys(methods).join(", ");
-      return sendJson(res, { ...oauthError(405, "method_not_allowed", `Use ${allowed}`), headers: { Allow: allowed } });
-    }
-    try {
-      await handler(req, res);
-    } catch (error) {
-      if (res.headersSent || res.destroyed) return;
-      if (error instanceof EmulatorUsageError) return sendJson(res, oauthError(400, "invalid_request", error.message));
-      if (error instanceof BodyTooLargeError) return sendJson(res, TOO_LARGE);
-      log(`${req.method} ${pathname} -> 500 (emulator bug: ${error instanceof Error ? error.stack : String(error)})`);
-      sendJson(res, oauthError(500, "server_error", "Emulator bug, see its log"));
-    }
-  }
-
-  const server = createServer((req, res) => void route(req, res));
+    respond: providerAnswer,
+  });
 
   const emulator: OidcEmulator = {
     async listen(port = 0, host = "127.0.0.1") {
       signingKey ??= await newSigningKey();
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const { port: boundPort } = server.address() as AddressInfo;
-          const publicHost = options.publicHost ?? host;
-          baseUrl = `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${boundPort}`;
-          resolve({ url: baseUrl });
-        });
-      });
+      baseUrl = await server.listen(port, host, options.publicHost ?? host);
+      return { url: baseUrl };
     },
-    async close() {
-      for (const timer of pendingDelays) clearTimeout(timer);
-      pendingDelays.clear();
-      if (!server.listening) return;
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        // close() alone waits for in-flight requests, and a hanging one never ends.
-        server.closeAllConnections();
-      });
-    },
+    close: () => server.close(),
     get issuer() {
       return issuer();
     },
@@ -1256,27 +916,55 @@ export function createOidcEmulator(options: OidcEmulatorOptions): OidcEmulator {
     revokeRefreshTokens() {
       refreshTokens.clear();
     },
-    injectFault(fault) {
-      const parsed = parseOrThrow(faultSchema, fault, "OidcFault");
-      faults[parsed.endpoint].push({ plan: planFault(parsed), remaining: parsed.times ?? 1 });
-    },
-    clearFaults() {
-      for (const endpoint of OIDC_ENDPOINTS) faults[endpoint] = [];
-    },
+    ...provider.controls,
     get requests() {
-      return records.map((record) => ({ ...record }));
-    },
-    requestCount(endpoint) {
-      return records.filter((record) => record.endpoint === endpoint).length;
+      return provider.requests();
     },
     reset() {
       codes.clear();
       accessTokens.clear();
       refreshTokens.clear();
       rotatedAway.clear();
-      emulator.clearFaults();
-      records = [];
+      provider.reset();
     },
   };
+
+  const server = new EmulatorServer(
+    createRouter({
+      routes: {
+        ...Object.fromEntries(
+          OIDC_ENDPOINTS.map((endpoint): [string, Routes[string]] => [
+            paths[endpoint],
+            { [endpoint === "token" ? "POST" : "GET"]: (req, res) => provider.serve(endpoint, req, res) },
+          ]),
+        ),
+        [contract.authorizationPath]: {
+          GET: (_req, res) =>
+            sendJson(res, oauthError(501, "not_implemented", "The emulator has no login page: mint a code with POST /emulator/codes")),
+        },
+        "/": { GET: (_req, res) => sendText(res, oidcEmulatorHelp(baseUrl, flavor)) },
+        "/emulator/codes": {
+          POST: async (req, res) => sendJson(res, { status: 201, body: { ...mintCode((await readJson(req)) as OidcMintOptions) } }),
+        },
+        ...controlRoutes(emulator),
+        "/emulator/rotate-key": {
+          POST: async (_req, res) => {
+            await emulator.rotateSigningKey();
+            sendEmpty(res, 204);
+          },
+        },
+        "/emulator/revoke-refresh-tokens": {
+          POST: (_req, res) => {
+            emulator.revokeRefreshTokens();
+            sendEmpty(res, 204);
+          },
+        },
+      },
+      log,
+      describeMethodNotAllowed: (allowed) => `Use ${allowed}`,
+      serverErrorDescription: "Emulator bug, see its log",
+    }),
+    () => provider.faults.cancelPauses(),
+  );
   return emulator;
 }

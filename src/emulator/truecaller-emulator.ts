@@ -22,20 +22,41 @@
  * Faults that a healthy server never produces (5xx, 429, slow or dead connections) are injected on
  * demand so the gateway's failure handling can be tested over real HTTP.
  */
-import {
-  createHash,
-  generateKeyPairSync,
-  randomBytes,
-  randomInt,
-  randomUUID,
-  sign,
-  timingSafeEqual,
-  type KeyObject,
-} from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { generateKeyPairSync, randomInt, randomUUID, sign, type KeyObject } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { UnreachableCaseError } from "../unreachable.js";
+import {
+  AUTHORIZATION_CODE_GRANT,
+  BEARER_PATTERN,
+  codeChallengeSchema,
+  controlRoutes,
+  createRouter,
+  EmulatorServer,
+  EmulatorUsageError,
+  FORM_MEDIA_TYPE,
+  mediaType,
+  MS_PER_SECOND,
+  oauthError,
+  OPENID_SCOPE,
+  parseOrThrow,
+  pick,
+  ProviderEndpoints,
+  randomDigits,
+  randomSecret,
+  readJson,
+  s256,
+  sendEmpty,
+  sendJson,
+  sendText,
+  verifierMatches,
+  type EndpointFault,
+  type JsonAnswer,
+  type RequestRecord,
+  type Routes,
+} from "./http-emulator.js";
+
+export { EmulatorUsageError, type FaultKind } from "./http-emulator.js";
 
 /** Client id registered in every emulator with the authorization_code grant, used when a code names none. */
 export const DEFAULT_CLIENT_ID = "emulator-client";
@@ -46,11 +67,6 @@ export const DEFAULT_SCOPES: readonly string[] = ["openid", "profile", "phone", 
 const DEFAULT_TOKEN_EXPIRES_IN_SECONDS = 3600; // the value in the token page's sample answer
 const DEFAULT_CODE_TTL_SECONDS = 600;
 const DEFAULT_VERIFICATION_TOKEN_TTL_SECONDS = 600;
-/** Largest request body read; the token form is a few hundred bytes, control JSON a few kilobytes. */
-const MAX_BODY_BYTES = 16 * 1024;
-/** 32 random bytes give 43 base64url characters: a valid RFC 7636 §4.1 verifier, and 256 bits for codes and tokens. */
-const SECRET_BYTES = 32;
-const MS_PER_SECOND = 1000;
 
 const TOKEN_PATH = "/v1/token";
 const USERINFO_PATH = "/v1/userinfo";
@@ -68,10 +84,6 @@ const PROVIDER_PATHS: Readonly<Record<ProviderEndpoint, string>> = {
   phoneNumberDetail: PHONE_NUMBER_DETAIL_PATH,
   keys: KEYS_PATH,
 };
-const FORM_MEDIA_TYPE = "application/x-www-form-urlencoded";
-const JSON_MEDIA_TYPE = "application/json";
-const AUTHORIZATION_CODE_GRANT = "authorization_code";
-const OPENID_SCOPE = "openid";
 
 /** Signing keys: RSA 2048 (as Truecaller's published key), listed by `GET /v1/key` as SPKI DER in base64. */
 const RSA_MODULUS_BITS = 2048;
@@ -82,10 +94,6 @@ const DEFAULT_HASH_ALGORITHM = "sha512";
 const SIGNING_KEY_CHOICES = ["current", "retired", "foreign"] as const;
 const HASH_ALGORITHMS = ["sha512", "sha256"] as const;
 
-/** RFC 7636 §4.1: code_verifier = 43*128unreserved. */
-const CODE_VERIFIER_PATTERN = /^[A-Za-z0-9\-._~]{43,128}$/;
-/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) without padding is always 43 characters. */
-const S256_CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /**
  * Digits with the country prefix, no plus (E.164 §6.1: at most 15). No leading 0, since the real
  * phoneNumberDetail answer sends it as a JSON number, which 15 digits keep below 2^53.
@@ -93,8 +101,6 @@ const S256_CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const PHONE_DIGITS_PATTERN = /^[1-9]\d{0,14}$/;
 /** ISO 3166-1 alpha-2. */
 const COUNTRY_CODE_PATTERN = /^[A-Z]{2}$/;
-/** RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1). */
-const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** The user-info claims (fetching-user-profile page, 200 sample), in the order of that sample. */
 export interface TruecallerProfile {
@@ -229,46 +235,18 @@ const PROVIDER_ENDPOINTS = ["token", "userinfo", "phoneNumberDetail", "keys"] as
 export type ProviderEndpoint = (typeof PROVIDER_ENDPOINTS)[number];
 
 /**
- * A forced answer for the next request(s) to one endpoint. Faults are queued per endpoint, first in
- * first out, and take effect before the request is processed, so a faulted token call does not
- * consume its code.
+ * A forced answer for the next request(s) to one endpoint, see {@link EndpointFault}; `error` names a
+ * contract error instead of a status.
  */
-export interface Fault {
-  endpoint: ProviderEndpoint;
-  status?: number;
-  /** A string is sent verbatim (to fake malformed JSON); anything else is serialised as JSON. */
-  body?: unknown;
-  headers?: Record<string, string>;
+export interface Fault extends EndpointFault<ProviderEndpoint> {
   /** A contract error that only a fault produces (`server_error`, `too_many_requests`, `temporarily_unavailable`). */
   error?: string;
-  /** Sets `Retry-After` on the answer. */
-  retryAfterSeconds?: number;
-  /** Wait before answering; with no status/error, wait and then process normally. */
-  delayMs?: number;
-  /** Never answer, until the client gives up or the emulator closes. */
-  hang?: boolean;
-  /** Reset the TCP connection without answering. */
-  resetConnection?: boolean;
-  /** How many requests the fault applies to; default 1. */
-  times?: number;
 }
 
-/** How a request was handled by a fault: answered, slowed down, left hanging or reset. */
-export type FaultKind = "answer" | "delay" | "hang" | "reset";
-
 /** One provider request as the emulator saw it; deliberately without codes, verifiers or tokens. */
-export interface RecordedRequest {
-  endpoint: ProviderEndpoint;
-  method: string;
-  /** ISO 8601, from the emulator's clock. */
-  time: string;
-  /** `null` until answered, and forever for hanging or reset requests. */
-  status: number | null;
-  /** The `error` field of a JSON error answer. */
-  error?: string;
+export interface RecordedRequest extends RequestRecord<ProviderEndpoint> {
   /** The `code` field of a phoneNumberDetail error answer (404 or 1404). */
   code?: number;
-  fault?: FaultKind;
 }
 
 /** Registration of a client id, as in Truecaller's developer console. */
@@ -313,22 +291,6 @@ export interface TruecallerEmulator {
   requestCount(endpoint: ProviderEndpoint): number;
   /** Forgets codes, tokens (of both kinds), faults and the request log; client registrations and signing keys stay. */
   reset(): void;
-}
-
-/** A call of the control API (in process or under `/emulator/`) that cannot be honoured; over HTTP it is a 400. */
-export class EmulatorUsageError extends Error {
-  override name = "EmulatorUsageError";
-}
-
-interface JsonAnswer {
-  status: number;
-  /** An object, or the array of `GET /v1/key`. */
-  body: Record<string, unknown> | unknown[];
-  headers?: Record<string, string>;
-}
-
-function oauthError(status: number, error: string, description?: string): JsonAnswer {
-  return { status, body: description === undefined ? { error } : { error, error_description: description } };
 }
 
 /** Token errors, worded as on the fetching-user-token page. */
@@ -401,10 +363,7 @@ const profileOverrideSchema = z
   .partial();
 
 const mintCodeOptionsSchema: z.ZodType<MintCodeOptions> = z.strictObject({
-  codeChallenge: z
-    .string()
-    .regex(S256_CHALLENGE_PATTERN, "must be an S256 challenge: BASE64URL(SHA256(verifier)), 43 characters")
-    .optional(),
+  codeChallenge: codeChallengeSchema.optional(),
   clientId: z.string().min(1).optional(),
   scopes: z.array(z.string().min(1)).optional(),
   profile: profileOverrideSchema.nullable().optional(),
@@ -454,90 +413,6 @@ const signProfileOptionsSchema: z.ZodType<SignProfileOptions> = z.strictObject({
   hashAlgorithm: z.enum(HASH_ALGORITHMS).optional(),
 });
 
-const faultSchema: z.ZodType<Fault> = z
-  .strictObject({
-    endpoint: z.enum(PROVIDER_ENDPOINTS),
-    status: z.int().min(200).max(599).optional(),
-    body: z.unknown().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-    error: z.string().optional(),
-    retryAfterSeconds: z.int().nonnegative().optional(),
-    delayMs: z.int().nonnegative().optional(),
-    hang: z.boolean().optional(),
-    resetConnection: z.boolean().optional(),
-    times: z.int().positive().optional(),
-  })
-  .superRefine((fault, ctx) => {
-    const problem = faultContradiction(fault);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-  });
-
-/** Why a fault cannot be carried out as written, or undefined when it can. */
-function faultContradiction(fault: Fault): string | undefined {
-  const answers = fault.status !== undefined || fault.error !== undefined;
-  const shapesAnswer = fault.body !== undefined || fault.headers !== undefined || fault.retryAfterSeconds !== undefined;
-  if (fault.hang === true && (answers || shapesAnswer || fault.resetConnection === true || fault.delayMs !== undefined)) {
-    return "hang never answers: it takes no status, error, body, headers, retryAfterSeconds, delayMs or resetConnection";
-  }
-  if (fault.resetConnection === true && (answers || shapesAnswer)) {
-    return "resetConnection sends no answer: it takes no status, error, body, headers or retryAfterSeconds";
-  }
-  if (fault.status !== undefined && fault.error !== undefined) {
-    return "give either status (with an optional body) or error (which sets both), not both";
-  }
-  if (fault.error !== undefined && fault.body !== undefined) return "error sets the body; use status and body instead";
-  if (shapesAnswer && !answers) return "body, headers and retryAfterSeconds need a status or an error";
-  if (fault.error !== undefined && !Object.hasOwn(FAULT_ONLY_ERRORS[fault.endpoint], fault.error)) {
-    const known = Object.keys(FAULT_ONLY_ERRORS[fault.endpoint]).join(", ");
-    return `error "${fault.error}" is not a fault of the ${fault.endpoint} endpoint (known: ${known})`;
-  }
-  if (!answers && fault.hang !== true && fault.resetConnection !== true && fault.delayMs === undefined) {
-    return "the fault does nothing: give status, error, delayMs, hang or resetConnection";
-  }
-  return undefined;
-}
-
-function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
-  if (!result.success) throw new EmulatorUsageError(`Invalid ${what}:\n${z.prettifyError(result.error)}`);
-  return result.data;
-}
-
-/** What a queued fault does to the request it meets. */
-type FaultPlan =
-  | {
-      kind: "answer";
-      delayMs: number;
-      status: number;
-      error: string | undefined;
-      body: string | undefined;
-      /** Lower-cased names, so a caller's `content-type` replaces the default one. */
-      headers: Record<string, string>;
-    }
-  | { kind: "delay"; delayMs: number }
-  | { kind: "hang" }
-  | { kind: "reset"; delayMs: number };
-
-function planFault(fault: Fault): FaultPlan {
-  if (fault.hang === true) return { kind: "hang" };
-  const delayMs = fault.delayMs ?? 0;
-  if (fault.resetConnection === true) return { kind: "reset", delayMs };
-  const status = fault.error === undefined ? fault.status : FAULT_ONLY_ERRORS[fault.endpoint][fault.error];
-  if (status === undefined) return { kind: "delay", delayMs };
-  const body = fault.error === undefined ? fault.body : { error: fault.error };
-  const headers: Record<string, string> = body === undefined ? {} : { "content-type": JSON_MEDIA_TYPE };
-  if (fault.retryAfterSeconds !== undefined) headers["retry-after"] = String(fault.retryAfterSeconds);
-  for (const [name, value] of Object.entries(fault.headers ?? {})) headers[name.toLowerCase()] = value;
-  return {
-    kind: "answer",
-    delayMs,
-    status,
-    error: fault.error,
-    body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
-    headers,
-  };
-}
-
 interface CodeGrant {
   clientId: string;
   codeChallenge: string;
@@ -571,31 +446,6 @@ interface SigningKey {
 function generateSigningKey(): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: RSA_MODULUS_BITS });
   return { privateKey, published: publicKey.export({ type: "spki", format: "der" }).toString("base64") };
-}
-
-function randomSecret(): string {
-  return randomBytes(SECRET_BYTES).toString("base64url");
-}
-
-/** RFC 7636 §4.2, S256. */
-function s256(codeVerifier: string): string {
-  return createHash("sha256").update(codeVerifier, "ascii").digest("base64url");
-}
-
-/** RFC 7636 §4.6, compared in constant time so the check leaks nothing about the challenge. */
-function verifierMatches(codeVerifier: string, codeChallenge: string): boolean {
-  if (!CODE_VERIFIER_PATTERN.test(codeVerifier)) return false;
-  const computed = Buffer.from(s256(codeVerifier));
-  const expected = Buffer.from(codeChallenge);
-  return computed.length === expected.length && timingSafeEqual(computed, expected);
-}
-
-function randomDigits(count: number): string {
-  return Array.from({ length: count }, () => randomInt(10)).join("");
-}
-
-function pick<T>(items: readonly T[]): T {
-  return items[randomInt(items.length)] as T;
 }
 
 const MALE_GIVEN_NAMES = ["Aarav", "Arjun", "Karthik", "Rahul", "Rohan", "Vikram"] as const;
@@ -710,57 +560,6 @@ function claimsFor(profile: TruecallerProfile, scopes: readonly string[]): Parti
   return Object.fromEntries(Object.entries(profile).filter(([claim]) => released.has(claim)));
 }
 
-function mediaType(contentType: string | undefined): string {
-  return (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-}
-
-/**
- * Reads a body of at most {@link MAX_BODY_BYTES}; `null` when it is larger. The rest of an oversized
- * body is drained unread so the 413 can still be delivered.
- */
-function readBody(req: IncomingMessage): Promise<string | null> {
-  if (Number(req.headers["content-length"]) > MAX_BODY_BYTES) {
-    req.resume();
-    return Promise.resolve(null);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) resolve(null);
-      else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, answer: JsonAnswer): void {
-  const payload = JSON.stringify(answer.body);
-  res.writeHead(answer.status, {
-    "Content-Type": JSON_MEDIA_TYPE,
-    "Content-Length": Buffer.byteLength(payload),
-    ...answer.headers,
-  });
-  res.end(payload);
-}
-
-function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status);
-  res.end();
-}
-
-const TOO_LARGE = oauthError(413, "invalid_request", `Request body larger than ${MAX_BODY_BYTES} bytes`);
-
-/** Thrown by control endpoints whose body is over {@link MAX_BODY_BYTES}; answered 413. */
-class BodyTooLargeError extends Error {}
-
-function sendTooLarge(res: ServerResponse): void {
-  // The unread remainder of the body is still arriving: close rather than reuse the connection.
-  sendJson(res, { ...TOO_LARGE, headers: { Connection: "close" } });
-}
-
 /** The help page at `GET /`, also printed by `npm run emulator`. */
 export function emulatorHelp(url: string): string {
   return `Truecaller emulator (phonegate)
@@ -821,12 +620,6 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
   const codes = new Map<string, CodeGrant>();
   const tokens = new Map<string, TokenGrant>();
   const verificationTokens = new Map<string, VerificationGrant>();
-  const faults: Record<ProviderEndpoint, { plan: FaultPlan; remaining: number }[]> = {
-    token: [],
-    userinfo: [],
-    phoneNumberDetail: [],
-    keys: [],
-  };
   // Generating an RSA key takes ~100 ms, so each key is made on first use (GET /v1/key, signProfile,
   // rotateKeys) instead of at creation: the many emulators that never sign do not pay for it. A key,
   // once made, is the same for the emulator's lifetime (reset() included) until rotateKeys().
@@ -835,29 +628,7 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
   let retiredKey: SigningKey | undefined;
   /** Never published. */
   let foreignKey: SigningKey | undefined;
-  let records: RecordedRequest[] = [];
-  const pendingDelays = new Set<NodeJS.Timeout>();
   let baseUrl = "";
-
-  /** A delay that {@link TruecallerEmulator.close} cancels (the request it holds is then dropped with its socket). */
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        pendingDelays.delete(timer);
-        resolve();
-      }, ms);
-      pendingDelays.add(timer);
-    });
-  }
-
-  function takeFault(endpoint: ProviderEndpoint): FaultPlan | undefined {
-    const queue = faults[endpoint];
-    const head = queue[0];
-    if (head === undefined) return undefined;
-    head.remaining -= 1;
-    if (head.remaining === 0) queue.shift();
-    return head.plan;
-  }
 
   function requireClient(clientId: string): void {
     if (!clients.has(clientId)) {
@@ -1028,22 +799,6 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
     currentKey = generateSigningKey();
   }
 
-  function summary(record: RecordedRequest, path: string, outcome: string): void {
-    const fault = record.fault === undefined ? "" : ` (fault: ${record.fault})`;
-    log(`${record.method} ${path} -> ${outcome}${fault}`);
-  }
-
-  function answer(res: ServerResponse, record: RecordedRequest, path: string, reply: JsonAnswer): void {
-    record.status = reply.status;
-    if (!Array.isArray(reply.body)) {
-      if (typeof reply.body.error === "string") record.error = reply.body.error;
-      if (reply.status >= 400 && typeof reply.body.code === "number") record.code = reply.body.code;
-    }
-    sendJson(res, reply);
-    const code = record.code === undefined ? undefined : `code ${record.code}`;
-    summary(record, path, [reply.status, record.error, code].filter((part) => part !== undefined).join(" "));
-  }
-
   /** The contract's answer to a request no fault intercepted. */
   function respond(endpoint: ProviderEndpoint, req: IncomingMessage, body: string): JsonAnswer {
     switch (endpoint) {
@@ -1060,84 +815,50 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
     }
   }
 
-  async function serveProvider(endpoint: ProviderEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const provider = new ProviderEndpoints<ProviderEndpoint, RecordedRequest, string>({
+    faults: { endpoints: PROVIDER_ENDPOINTS, typeName: "Fault", faultOnlyErrors: FAULT_ONLY_ERRORS },
+    bodyEndpoints: ["token"],
+    now,
+    log,
     // Never the request's own path: phoneNumberDetail's holds the access token.
-    const path = PROVIDER_PATHS[endpoint];
-    const record: RecordedRequest = {
-      endpoint,
-      method: req.method ?? "",
-      time: new Date(now()).toISOString(),
-      status: null,
-    };
-    records.push(record);
-    // The body is read before any fault so a delayed request is processed from what it sent,
-    // even when its client has given up meanwhile (as a real server would).
-    let body = "";
-    if (endpoint === "token") {
-      const read = await readBody(req);
-      if (read === null) {
-        record.status = TOO_LARGE.status;
-        sendTooLarge(res);
-        summary(record, path, `${TOO_LARGE.status} body too large`);
-        return;
-      }
-      body = read;
-    } else {
-      req.resume();
-    }
-
-    const fault = takeFault(endpoint);
-    if (fault !== undefined) {
-      record.fault = fault.kind;
-      switch (fault.kind) {
-        case "hang":
-          summary(record, path, "no answer");
-          return;
-        case "reset":
-          await pause(fault.delayMs);
-          req.socket.resetAndDestroy();
-          summary(record, path, "connection reset");
-          return;
-        case "answer":
-          await pause(fault.delayMs);
-          record.status = fault.status;
-          if (fault.error !== undefined) record.error = fault.error;
-          res.writeHead(fault.status, fault.headers);
-          res.end(fault.body);
-          summary(record, path, [fault.status, fault.error].filter((part) => part !== undefined).join(" "));
-          return;
-        case "delay":
-          await pause(fault.delayMs);
-          break;
-      }
-    }
-    answer(res, record, path, respond(endpoint, req, body));
-  }
-
-  async function readJson(req: IncomingMessage): Promise<unknown> {
-    const text = await readBody(req);
-    if (text === null) throw new BodyTooLargeError();
-    // Any content type is accepted: `curl -d` labels JSON as a form, and humans use this API.
-    if (text.trim() === "") return {};
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new EmulatorUsageError("The body is not valid JSON");
-    }
-  }
-
-  type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
-  const routes: Record<string, Record<string, Handler>> = {
-    [TOKEN_PATH]: { POST: (req, res) => serveProvider("token", req, res) },
-    [USERINFO_PATH]: { GET: (req, res) => serveProvider("userinfo", req, res) },
-    [PHONE_NUMBER_DETAIL_PATH]: { GET: (req, res) => serveProvider("phoneNumberDetail", req, res) },
-    [KEYS_PATH]: { GET: (req, res) => serveProvider("keys", req, res) },
-    "/": {
-      GET: (_req, res) => {
-        res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-        res.end(emulatorHelp(baseUrl));
-      },
+    describe: (record) => PROVIDER_PATHS[record.endpoint],
+    prepare: (_endpoint, _req, body) => body ?? "",
+    respond,
+    annotate(record, reply) {
+      if (Array.isArray(reply.body) || reply.status < 400 || typeof reply.body.code !== "number") return undefined;
+      record.code = reply.body.code;
+      return `code ${record.code}`;
     },
+  });
+
+  const emulator: TruecallerEmulator = {
+    async listen(port = 0, host = "127.0.0.1") {
+      baseUrl = await server.listen(port, host);
+      return { url: baseUrl };
+    },
+    close: () => server.close(),
+    mintCode,
+    mintVerificationToken,
+    signProfile,
+    rotateKeys,
+    ...provider.controls,
+    get requests() {
+      return provider.requests();
+    },
+    reset() {
+      codes.clear();
+      tokens.clear();
+      verificationTokens.clear();
+      provider.reset();
+    },
+  };
+
+  const routes: Routes = {
+    [TOKEN_PATH]: { POST: (req, res) => provider.serve("token", req, res) },
+    [USERINFO_PATH]: { GET: (req, res) => provider.serve("userinfo", req, res) },
+    [PHONE_NUMBER_DETAIL_PATH]: { GET: (req, res) => provider.serve("phoneNumberDetail", req, res) },
+    [KEYS_PATH]: { GET: (req, res) => provider.serve("keys", req, res) },
+    "/": { GET: (_req, res) => sendText(res, emulatorHelp(baseUrl)) },
     "/emulator/codes": {
       POST: async (req, res) => {
         const minted = mintCode((await readJson(req)) as MintCodeOptions);
@@ -1162,95 +883,17 @@ export function createTruecallerEmulator(options: TruecallerEmulatorOptions = {}
         sendEmpty(res, 204);
       },
     },
-    "/emulator/faults": {
-      POST: async (req, res) => {
-        emulator.injectFault((await readJson(req)) as Fault);
-        sendEmpty(res, 204);
-      },
-      DELETE: (_req, res) => {
-        emulator.clearFaults();
-        sendEmpty(res, 204);
-      },
-    },
-    "/emulator/requests": { GET: (_req, res) => sendJson(res, { status: 200, body: { requests: emulator.requests } }) },
-    "/emulator/reset": {
-      POST: (_req, res) => {
-        emulator.reset();
-        sendEmpty(res, 204);
-      },
-    },
+    ...controlRoutes(emulator),
   };
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Only the path is used; the base is a placeholder required by the URL parser.
-    const { pathname } = new URL(req.url ?? "/", "http://emulator.invalid");
-    // The phoneNumberDetail path carries the access token: route, and log, by its template instead.
-    const routePath = pathname.startsWith(PHONE_NUMBER_DETAIL_PREFIX) ? PHONE_NUMBER_DETAIL_PATH : pathname;
-    const methods = routes[routePath];
-    if (methods === undefined) return sendJson(res, oauthError(404, "not_found", `No route ${routePath}`));
-    const handler = methods[req.method ?? ""];
-    if (handler === undefined) {
-      return sendJson(res, { ...oauthError(405, "method_not_allowed"), headers: { Allow: Object.keys(methods).join(", ") } });
-    }
-    try {
-      await handler(req, res);
-    } catch (error) {
-      if (res.headersSent || res.destroyed) return;
-      if (error instanceof EmulatorUsageError) return sendJson(res, oauthError(400, "invalid_request", error.message));
-      if (error instanceof BodyTooLargeError) return sendTooLarge(res);
-      log(`${req.method} ${routePath} -> 500 (emulator bug: ${error instanceof Error ? error.stack : String(error)})`);
-      sendJson(res, oauthError(500, "server_error"));
-    }
-  }
-
-  const server = createServer((req, res) => void route(req, res));
-
-  const emulator: TruecallerEmulator = {
-    listen(port = 0, host = "127.0.0.1") {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const { port: boundPort } = server.address() as AddressInfo;
-          baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
-          resolve({ url: baseUrl });
-        });
-      });
-    },
-    async close() {
-      for (const timer of pendingDelays) clearTimeout(timer);
-      pendingDelays.clear();
-      if (!server.listening) return;
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        // close() alone waits for in-flight requests, and a hanging one never ends.
-        server.closeAllConnections();
-      });
-    },
-    mintCode,
-    mintVerificationToken,
-    signProfile,
-    rotateKeys,
-    injectFault(fault) {
-      const parsed = parseOrThrow(faultSchema, fault, "Fault");
-      faults[parsed.endpoint].push({ plan: planFault(parsed), remaining: parsed.times ?? 1 });
-    },
-    clearFaults() {
-      for (const endpoint of PROVIDER_ENDPOINTS) faults[endpoint] = [];
-    },
-    get requests() {
-      return records.map((record) => ({ ...record }));
-    },
-    requestCount(endpoint) {
-      return records.filter((record) => record.endpoint === endpoint).length;
-    },
-    reset() {
-      codes.clear();
-      tokens.clear();
-      verificationTokens.clear();
-      emulator.clearFaults();
-      records = [];
-    },
-  };
+  const server = new EmulatorServer(
+    createRouter({
+      routes,
+      log,
+      // The phoneNumberDetail path carries the access token: route, and log, by its template instead.
+      routeOf: (pathname) => (pathname.startsWith(PHONE_NUMBER_DETAIL_PREFIX) ? PHONE_NUMBER_DETAIL_PATH : pathname),
+    }),
+    () => provider.faults.cancelPauses(),
+  );
   return emulator;
 }

@@ -1,45 +1,19 @@
-import { Arg, Field, InputType, Mutation, ObjectType, Query, registerEnumType, Resolver } from "type-graphql";
+import { Arg, Field, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
 import type { LoginService } from "../auth/login.service.js";
 import type { ProviderId } from "../providers/provider.js";
 import { LoginResult, toLoginResult } from "./login-result.union.js";
-
-export enum LoginProvider {
-  TRUECALLER = "truecaller",
-  WGTWO = "wgtwo",
-  OIDC = "oidc",
-}
-/** Every provider id has its GraphQL name and back; the compiler enforces both. */
-export const LOGIN_PROVIDER_OF: Record<ProviderId, LoginProvider> = {
-  truecaller: LoginProvider.TRUECALLER,
-  wgtwo: LoginProvider.WGTWO,
-  oidc: LoginProvider.OIDC,
-};
-export const PROVIDER_ID_OF: Record<LoginProvider, ProviderId> = {
-  [LoginProvider.TRUECALLER]: "truecaller",
-  [LoginProvider.WGTWO]: "wgtwo",
-  [LoginProvider.OIDC]: "oidc",
-};
-
-registerEnumType(LoginProvider, {
-  name: "LoginProvider",
-  description: "A phone-verified login provider with an authorization-code flow.",
-  valuesConfig: {
-    TRUECALLER: { description: "Truecaller OAuth SDK 3.x (PKCE)." },
-    WGTWO: { description: "wgtwo mobile operator login (confidential client, PKCE optional)." },
-    OIDC: { description: "The configured OpenID Connect provider (OIDC_ISSUER), Auth0-style native-app flow with PKCE." },
-  },
-});
+import { LoginProvider } from "./provider.enums.js";
 
 @ObjectType({ description: "A login provider this deployment is configured for." })
 export class ProviderInfo {
   @Field(() => LoginProvider)
-  id!: LoginProvider;
+  id!: ProviderId;
 }
 
 @InputType({ description: "What the app got from a provider's authorization-code flow." })
 export class PhoneLoginInput {
   @Field(() => LoginProvider)
-  provider!: LoginProvider;
+  provider!: ProviderId;
 
   @Field(() => String, { description: "The authorization code." })
   code!: string;
@@ -49,7 +23,7 @@ export class PhoneLoginInput {
 
   @Field(() => String, {
     nullable: true,
-    description: "The redirect URI of the authorization request; defaults to the provider's configured one (not used by TRUECALLER).",
+    description: "The redirect URI of the authorization request; defaults to the provider's configured one (TRUECALLER takes none).",
   })
   redirectUri?: string | null;
 
@@ -64,7 +38,7 @@ export class LoginResolver {
 
   @Query(() => [ProviderInfo], { description: "The providers users can log in with here." })
   providers(): ProviderInfo[] {
-    return this.logins.configuredProviders().map((id) => Object.assign(new ProviderInfo(), { id: LOGIN_PROVIDER_OF[id] }));
+    return this.logins.configuredProviders().map((id) => Object.assign(new ProviderInfo(), { id }));
   }
 
   @Mutation(() => LoginResult, {
@@ -87,7 +61,7 @@ export class LoginResolver {
   })
   async verifyPhoneLogin(@Arg("input", () => PhoneLoginInput) input: PhoneLoginInput): Promise<typeof LoginResult> {
     return toLoginResult(
-      await this.logins.verifyAuthorizationCode(PROVIDER_ID_OF[input.provider], {
+      await this.logins.verifyAuthorizationCode(input.provider, {
         code: input.code,
         verifier: input.verifier ?? undefined,
         redirectUri: input.redirectUri ?? undefined,
@@ -103,8 +77,8 @@ export class LoginResolver {
   })
   async verifyTruecallerAccessToken(
     @Arg("accessToken", () => String, { description: "The access token from the SDK's verification callback." }) accessToken: string,
-    @Arg("firstName", () => String, { nullable: true }) firstName: string | null,
-    @Arg("lastName", () => String, { nullable: true }) lastName: string | null,
+    @Arg("firstName", () => String, { nullable: true, description: "The first name the user typed into the app." }) firstName: string | null,
+    @Arg("lastName", () => String, { nullable: true, description: "The last name the user typed into the app." }) lastName: string | null,
   ): Promise<typeof LoginResult> {
     return toLoginResult(
       await this.logins.verifyTruecallerAccessToken({ accessToken, firstName: firstName ?? undefined, lastName: lastName ?? undefined }),

@@ -3,7 +3,8 @@ import type { ProfileRefreshOutcome } from "../auth/login-outcome.js";
 import type { ProfileService } from "../auth/profile.service.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import { requireAuthenticated, type GatewayContext } from "./context.js";
-import { LoginProvider, PROVIDER_ID_OF } from "./login.resolver.js";
+import type { ProviderId } from "../providers/provider.js";
+import { LoginProvider } from "./provider.enums.js";
 import { ProviderMisconfiguredError, ProviderUnavailableError, RateLimitedError, ReauthenticationRequiredError } from "./user-error.js";
 import { User } from "./user.type.js";
 
@@ -29,9 +30,9 @@ export class ProfileResolver {
       "Re-reads the signed-in user's profile at a provider with the provider token kept from login (refreshed with the provider's " +
       "refresh token when it has expired) and stores it. Requires a Bearer access token.",
   })
-  async refreshProfile(@Ctx() context: GatewayContext, @Arg("provider", () => LoginProvider) provider: LoginProvider): Promise<typeof RefreshProfileResult> {
+  async refreshProfile(@Ctx() context: GatewayContext, @Arg("provider", () => LoginProvider) provider: ProviderId): Promise<typeof RefreshProfileResult> {
     const { user } = await requireAuthenticated(context);
-    return toRefreshProfileResult(await this.profiles.refreshProfile(user, PROVIDER_ID_OF[provider]));
+    return toRefreshProfileResult(await this.profiles.refreshProfile(user, provider));
   }
 }
 

@@ -24,7 +24,9 @@ registerEnumType(ErrorCode, {
     INVALID_CODE: { description: "The authorization code is invalid, expired or already used." },
     INVALID_VERIFIER: { description: "The PKCE code verifier does not match the code's challenge." },
     ACCESS_DENIED: { description: "The user or the provider denied access." },
-    PROVIDER_MISCONFIGURED: { description: "The provider rejected this gateway's client configuration; operators see details in the log." },
+    PROVIDER_MISCONFIGURED: {
+      description: "The provider is not configured on this gateway, or rejected its client configuration; operators see details in the log.",
+    },
     RATE_LIMITED: { description: "Too many requests; retry after `retryAfterSeconds` when given." },
     PROVIDER_UNAVAILABLE: { description: "The provider failed, timed out or answered malformed data; retry later." },
     PROFILE_UNAVAILABLE: { description: "The provider did not return the user's profile." },
@@ -130,7 +132,7 @@ abstract class RetryableUserError extends UserError {
 @ObjectType({ implements: UserError })
 export class RateLimitedError extends RetryableUserError {
   constructor(retryAfterSeconds: number | undefined) {
-    super(ErrorCode.RATE_LIMITED, "Too many login attempts; retry later.", retryAfterSeconds);
+    super(ErrorCode.RATE_LIMITED, "Too many requests; retry later.", retryAfterSeconds);
   }
 }
 

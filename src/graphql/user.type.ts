@@ -1,40 +1,13 @@
-import { Directive, Field, ID, ObjectType, registerEnumType } from "type-graphql";
+import { Directive, Field, ID, ObjectType } from "type-graphql";
 import type { StoredUser } from "../auth/login-outcome.js";
 import type { IdentityProviderId } from "../providers/provider.js";
 import type { StoredIdentity } from "../store/user.repository.js";
-
-export enum IdentityProvider {
-  TRUECALLER = "truecaller",
-  TRUECALLER_OTP = "truecaller_otp",
-  TRUECALLER_SIGNED_PROFILE = "truecaller_signed_profile",
-  WGTWO = "wgtwo",
-  OIDC = "oidc",
-}
-/** Every identity provider id has its GraphQL name; the compiler enforces it. */
-const IDENTITY_PROVIDER_OF: Record<IdentityProviderId, IdentityProvider> = {
-  truecaller: IdentityProvider.TRUECALLER,
-  truecaller_otp: IdentityProvider.TRUECALLER_OTP,
-  truecaller_signed_profile: IdentityProvider.TRUECALLER_SIGNED_PROFILE,
-  wgtwo: IdentityProvider.WGTWO,
-  oidc: IdentityProvider.OIDC,
-};
-
-registerEnumType(IdentityProvider, {
-  name: "IdentityProvider",
-  description: "Who proved the user's phone number.",
-  valuesConfig: {
-    TRUECALLER: { description: "A Truecaller account, through the OAuth SDK (verifyTruecaller, or verifyPhoneLogin with TRUECALLER)." },
-    TRUECALLER_OTP: { description: "Truecaller's drop-call/OTP verification of a user without the app (verifyTruecallerAccessToken); names only the number." },
-    TRUECALLER_SIGNED_PROFILE: { description: "A Truecaller-signed profile (verifyTruecallerSignedProfile); names only the number." },
-    WGTWO: { description: "A wgtwo operator account." },
-    OIDC: { description: "An account at the configured OpenID Connect provider." },
-  },
-});
+import { IdentityProvider } from "./provider.enums.js";
 
 @ObjectType({ description: "A provider account linked to the user because it proved the same verified phone number." })
 export class Identity {
   @Field(() => IdentityProvider)
-  provider!: IdentityProvider;
+  provider!: IdentityProviderId;
 
   @Field(() => Date, { description: "When this provider account was linked to the user." })
   linkedAt!: Date;
@@ -43,7 +16,7 @@ export class Identity {
   lastLoginAt!: Date;
 
   static from(stored: StoredIdentity): Identity {
-    return Object.assign(new Identity(), { ...stored, provider: IDENTITY_PROVIDER_OF[stored.provider] });
+    return Object.assign(new Identity(), stored);
   }
 }
 

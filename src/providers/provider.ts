@@ -79,6 +79,9 @@ export type ProviderId = (typeof PROVIDER_IDS)[number];
  */
 export type IdentityProviderId = ProviderId | "truecaller_otp" | "truecaller_signed_profile";
 
+/** The identities whose subject is the phone number itself: they say nothing about who holds it. */
+export const NUMBER_ONLY_PROVIDERS: ReadonlySet<IdentityProviderId> = new Set(["truecaller_otp", "truecaller_signed_profile"]);
+
 /** Which optional parts of a code grant a provider takes. */
 export interface GrantRules {
   /** PKCE verifier: public clients must send one; a confidential client may. */

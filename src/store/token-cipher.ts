@@ -35,6 +35,11 @@ export class TokenCipher {
     return [id, iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === "string" ? part : part.toString("base64url"))).join(".");
   }
 
+  /** Whether `sealed` was sealed with the key that seals now (otherwise re-seal it before its key is retired). */
+  sealedWithCurrentKey(sealed: string): boolean {
+    return sealed.split(".", 1)[0] === this.keys[0].id;
+  }
+
   /** The plaintext, or `undefined` when no key of the ring opens it (unknown key, tampering, other context). */
   open(sealed: string, context: string): string | undefined {
     const [id, iv, ciphertext, tag, ...rest] = sealed.split(".");

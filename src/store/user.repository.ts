@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
-import type { IdentityProviderId } from "../providers/provider.js";
+import { NUMBER_ONLY_PROVIDERS, type IdentityProviderId } from "../providers/provider.js";
 import type { NewSession, RevocationReason } from "./session.repository.js";
 import type { TokenCipher } from "./token-cipher.js";
 
@@ -27,6 +27,8 @@ const PROFILE_UPDATES = Prisma.raw(
 );
 
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
+/** Operators give a disconnected number to a new subscriber after about three months (India: 90 days). */
+export const DEFAULT_NUMBER_RECYCLED_AFTER_DAYS = 90;
 const IDENTITY_MOVED: RevocationReason = "identity_moved";
 /**
  * The first key of the login's advisory locks (the two-int4 form, a key space
@@ -97,11 +99,19 @@ export interface StoredRefreshToken {
   readonly sealed: string;
 }
 
+/** Which identity: the provider and the account's subject there. */
+export interface IdentityKey {
+  readonly provider: IdentityProviderId;
+  readonly subject: string;
+}
+
 /** A user's identity at one provider, as the gateway uses it on the user's behalf. */
 export interface LinkedIdentity {
   readonly subject: string;
-  /** Absent when the provider granted no offline access, or the token was refused or sealed with a retired key. */
+  /** Absent when the provider granted no offline access, the token was refused, or it does not open. */
   readonly refreshToken: StoredRefreshToken | undefined;
+  /** A refresh token is stored but no key of TOKEN_ENCRYPTION_KEYS opens it (its key was retired too early). */
+  readonly refreshTokenUnreadable: boolean;
 }
 
 /** Users keyed by verified E.164 phone number, each with the provider identities that proved it. */
@@ -110,6 +120,8 @@ export class UserRepository {
     private readonly prisma: PrismaClient,
     /** Seals provider refresh tokens at rest. */
     private readonly cipher: TokenCipher,
+    /** A number none of whose identities logged in for this long may have been given to someone else. */
+    private readonly recycledAfterDays: number = DEFAULT_NUMBER_RECYCLED_AFTER_DAYS,
   ) {}
 
   /**
@@ -129,17 +141,21 @@ export class UserRepository {
    * stored values while the row belongs to the person logging in: this identity
    * is linked to it, or only other providers' identities are (the same person
    * adding a provider). Otherwise the number changed hands — another account at
-   * this provider holds it, or its previous owner moved to a new number and left
-   * it without identities — and the stored profile is the previous owner's: it
-   * is replaced whole, and the previous account's identity at this provider is
-   * unlinked, and every session of the previous owner is revoked. An identity
+   * this provider holds it, its previous owner moved to a new number and left
+   * it without identities, or none of its identities has logged in for
+   * `recycledAfterDays` (the only sign a number-only proof such as Truecaller's
+   * OTP can give, since its identity is the number) — and the stored profile
+   * is the previous owner's: it is replaced whole, every identity of the
+   * previous owner is unlinked (with the provider refresh tokens kept beside
+   * them), and every session of the previous owner is revoked. An identity
    * that moved to another number follows it, with a new `linked_at`; when the
    * account it left has no identity left, that account's sessions are revoked:
    * their tokens claim a number nobody proves any more.
    */
   async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
     const profile = profileColumns(login);
-    const sealedRefreshToken = login.refreshToken === undefined ? null : this.cipher.seal(login.refreshToken, refreshTokenContext(login.provider, login.subject));
+    const numberOnly = NUMBER_ONLY_PROVIDERS.has(login.provider);
+    const sealedRefreshToken = login.refreshToken === undefined ? null : this.seal(login, login.refreshToken);
     // Logins of one number, and of one provider account, take turns: the statement's snapshot is taken
     // before it would wait for another login's row lock, so two at once could each miss the other.
     // Both locks are taken in key order, so two logins never wait for each other's second lock.
@@ -149,11 +165,14 @@ export class UserRepository {
         SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${first}::int4), pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${second}::int4)`,
       this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
       WITH holder AS (
-        SELECT i.provider, i.subject FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
+        SELECT i.provider, i.subject, i.last_login_at FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
       ), ownership AS (
-        SELECT NOT EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject})
-               AND (EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}) OR NOT EXISTS (SELECT 1 FROM holder))
-               AS changed_hands
+        SELECT NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
+               AND (
+                 (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}))
+                 OR NOT EXISTS (SELECT 1 FROM holder)
+                 OR (SELECT max(last_login_at) FROM holder) < now() - make_interval(days => ${this.recycledAfterDays}::int)
+               ) AS changed_hands
       ), upserted AS (
         INSERT INTO users AS u (id, phone_number, phone_number_verified, ${PROFILE_COLUMN_LIST}, created_at, updated_at)
         VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
@@ -166,7 +185,8 @@ export class UserRepository {
         SELECT user_id FROM identities WHERE provider = ${login.provider} AND subject = ${login.subject}
       ), unlinked AS (
         DELETE FROM identities d USING upserted
-        WHERE d.user_id = upserted.id AND d.provider = ${login.provider} AND d.subject <> ${login.subject}
+        WHERE d.user_id = upserted.id AND (d.provider, d.subject) <> (${login.provider}, ${login.subject})
+          AND (d.provider = ${login.provider} OR (SELECT changed_hands FROM ownership))
       ), linked AS (
         INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at, refresh_token)
         SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now(), ${sealedRefreshToken} FROM upserted
@@ -212,7 +232,7 @@ export class UserRepository {
    */
   async refreshProfile(
     userId: string,
-    identity: { provider: IdentityProviderId; subject: string },
+    identity: IdentityKey,
     phoneNumber: string,
     fields: ProfileFields,
   ): Promise<StoredUser | undefined> {
@@ -227,14 +247,27 @@ export class UserRepository {
     return rows[0];
   }
 
-  /** The user's identity at a provider, with its refresh token when one is kept and still opens. */
+  /**
+   * The user's identity at a provider, with its refresh token when one is kept
+   * and still opens. A token sealed with an older key of the ring is re-sealed
+   * with the current one on the way, so that retiring the old key loses nothing
+   * that is still in use.
+   */
   async findIdentity(userId: string, provider: IdentityProviderId): Promise<LinkedIdentity | undefined> {
     const rows = await this.prisma.$queryRaw<Array<{ subject: string; refreshToken: string | null }>>`
       SELECT subject, refresh_token AS "refreshToken" FROM identities WHERE user_id = ${userId}::uuid AND provider = ${provider}`;
     const row = rows[0];
     if (!row) return undefined;
-    const token = row.refreshToken === null ? undefined : this.cipher.open(row.refreshToken, refreshTokenContext(provider, row.subject));
-    return { subject: row.subject, refreshToken: token === undefined || row.refreshToken === null ? undefined : { token, sealed: row.refreshToken } };
+    if (row.refreshToken === null) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: false };
+    const identity = { provider, subject: row.subject };
+    const token = this.cipher.open(row.refreshToken, refreshTokenContext(provider, row.subject));
+    if (token === undefined) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: true };
+    let stored: StoredRefreshToken = { token, sealed: row.refreshToken };
+    if (!this.cipher.sealedWithCurrentKey(row.refreshToken)) {
+      const resealed = this.seal(identity, token);
+      if (await this.replaceSealed(identity, row.refreshToken, resealed)) stored = { token, sealed: resealed };
+    }
+    return { subject: row.subject, refreshToken: stored, refreshTokenUnreadable: false };
   }
 
   /**
@@ -243,16 +276,19 @@ export class UserRepository {
    * refreshes racing with one token, the provider honours one, and the other
    * must not overwrite its result. Returns whether it replaced.
    */
-  async replaceRefreshToken(
-    identity: { provider: IdentityProviderId; subject: string },
-    previous: StoredRefreshToken,
-    next: string | undefined,
-  ): Promise<boolean> {
-    const sealed = next === undefined ? null : this.cipher.seal(next, refreshTokenContext(identity.provider, identity.subject));
+  replaceRefreshToken(identity: IdentityKey, previous: StoredRefreshToken, next: string | undefined): Promise<boolean> {
+    return this.replaceSealed(identity, previous.sealed, next === undefined ? null : this.seal(identity, next));
+  }
+
+  private async replaceSealed(identity: IdentityKey, previous: string, next: string | null): Promise<boolean> {
     const replaced = await this.prisma.$executeRaw`
-      UPDATE identities SET refresh_token = ${sealed}
-      WHERE provider = ${identity.provider} AND subject = ${identity.subject} AND refresh_token = ${previous.sealed}`;
+      UPDATE identities SET refresh_token = ${next}
+      WHERE provider = ${identity.provider} AND subject = ${identity.subject} AND refresh_token = ${previous}`;
     return replaced === 1;
+  }
+
+  private seal(identity: IdentityKey, refreshToken: string): string {
+    return this.cipher.seal(refreshToken, refreshTokenContext(identity.provider, identity.subject));
   }
 
   /** The identities of each user, oldest link first; users without any are absent. */

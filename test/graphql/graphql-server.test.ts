@@ -87,8 +87,8 @@ describe("GraphQL over HTTP (development)", () => {
 describe("GraphQL over HTTP (production)", () => {
   let t: TestGateway;
   beforeAll(async () => {
-    // Production refuses the OIDC emulator's plain-http issuer; the other providers stay on.
-    t = await startTestGateway({ env: { NODE_ENV: "production", OIDC_ISSUER: "", OIDC_CLIENT_ID: "" } });
+    // Production takes plain http to provider emulators on loopback only, as these are.
+    t = await startTestGateway({ env: { NODE_ENV: "production" } });
   });
   afterAll(async () => t?.close());
 
@@ -116,7 +116,9 @@ describe("GraphQL over HTTP without any provider configured", () => {
   let t: TestGateway;
   beforeAll(async () => {
     // Empty counts as unset.
-    t = await startTestGateway({ env: { TRUECALLER_CLIENT_ID: "", WGTWO_CLIENT_ID: "", WGTWO_CLIENT_SECRET: "", OIDC_ISSUER: "", OIDC_CLIENT_ID: "" } });
+    t = await startTestGateway({
+      env: { TRUECALLER_CLIENT_ID: "", WGTWO_CLIENT_ID: "", WGTWO_CLIENT_SECRET: "", WGTWO_REDIRECT_URI: "", OIDC_ISSUER: "", OIDC_CLIENT_ID: "", OIDC_REDIRECT_URI: "" },
+    });
   });
   afterAll(async () => t?.close());
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { NewSession, RefreshTokenRecord } from "../../src/store/session.repository.js";
-import { TokenCipher } from "../../src/store/token-cipher.js";
+import { TokenCipher, type EncryptionKey } from "../../src/store/token-cipher.js";
 
 const DAY_MS = 86_400_000;
 
@@ -19,7 +19,12 @@ export function newSessionRecord(createdAt = new Date(), lifetimeMs?: number): N
   return { id: randomUUID(), createdAt, refreshToken: refreshTokenRecord(createdAt, lifetimeMs) };
 }
 
+/** A fresh random encryption key. */
+export function testEncryptionKey(id = "test"): EncryptionKey {
+  return { id, key: randomBytes(32) };
+}
+
 /** A cipher with a fresh random key, for repositories that seal provider tokens. */
 export function testTokenCipher(): TokenCipher {
-  return new TokenCipher([{ id: "test", key: randomBytes(32) }]);
+  return new TokenCipher([testEncryptionKey()]);
 }

@@ -137,6 +137,7 @@ export async function startTestGateway(
     TRUECALLER_BASE_URL: emulatorUrl,
     TRUECALLER_VERIFICATION_BASE_URL: emulatorUrl,
     TRUECALLER_KEYS_URL: `${emulatorUrl}/v1/key`,
+    TRUECALLER_SIGNED_PROFILES: "true",
     OIDC_ISSUER: oidc.issuer,
     OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
     OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,

@@ -117,7 +117,7 @@ describe("account linking: one user per verified phone number", () => {
   }
 
   async function identityRows(userId: string) {
-    return (await db.query<{ provider: string; subject: string }>("SELECT provider, subject FROM identities WHERE user_id = $1 ORDER BY linked_at", [userId]))
+    return (await db.query<{ provider: string; subject: string }>("SELECT provider, subject FROM identities WHERE user_id = $1 ORDER BY linked_at, provider", [userId]))
       .rows;
   }
 
@@ -246,7 +246,7 @@ describe("account linking: one user per verified phone number", () => {
     expect((await meOf(moved.session)).identities.map((identity) => identity.provider)).toEqual(["WGTWO"]);
   });
 
-  it("treats another account of the same provider on the number as a new owner: the previous one is unlinked and signed out", async () => {
+  it("treats another account of the same provider on the number as a new owner: every identity of the previous one is unlinked and signed out", async () => {
     const digits = freshIndianNumber();
     const previous = signedIn(await truecaller(digits, "previous-owner", "Old"));
     const other = signedIn(await openid("WGTWO", digits));
@@ -255,9 +255,59 @@ describe("account linking: one user per verified phone number", () => {
     expect(next.user).toMatchObject({ id: previous.user.id, givenName: "New" });
     await expectSessionEnded(previous.session);
     await expectSessionEnded(other.session);
-    expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["WGTWO", "TRUECALLER"]);
-    expect((await identityRows(previous.user.id)).filter((identity) => identity.provider === "truecaller")).toEqual([
-      { provider: "truecaller", subject: "next-owner" },
-    ]);
+    // The previous owner's wgtwo account (and any refresh token kept with it) must not stay on the new owner's user.
+    expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["TRUECALLER"]);
+    expect(await identityRows(previous.user.id)).toEqual([{ provider: "truecaller", subject: "next-owner" }]);
+  });
+
+  describe("a number nobody logged in with for the recycling horizon (90 days)", () => {
+    /** Moves every login of the number's user back by `days`, as if time had passed. */
+    async function ageLogins(userId: string, days: number) {
+      await db.query("UPDATE identities SET last_login_at = last_login_at - make_interval(days => $2) WHERE user_id = $1", [userId, days]);
+    }
+
+    it("is a new owner's even through a number-only proof: the previous profile, identities and sessions are gone", async () => {
+      const digits = freshIndianNumber();
+      const previous = signedIn(await truecaller(digits, randomUUID(), "Old"));
+      await ageLogins(previous.user.id, 91);
+
+      const next = signedIn(await otp(digits));
+      expect(next.user).toMatchObject({ id: previous.user.id, givenName: null, email: null });
+      await expectSessionEnded(previous.session);
+      expect(await identityRows(previous.user.id)).toEqual([{ provider: "truecaller_otp", subject: `+${digits}` }]);
+    });
+
+    it("is a new owner's through another provider's account too", async () => {
+      const digits = freshIndianNumber();
+      const previous = signedIn(await truecaller(digits, randomUUID(), "Old"));
+      await ageLogins(previous.user.id, 91);
+
+      const next = signedIn(await openid("OIDC", digits, { given_name: "New" }));
+      expect(next.user).toMatchObject({ givenName: "New", email: expect.not.stringContaining("old") });
+      await expectSessionEnded(previous.session);
+      expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["OIDC"]);
+    });
+
+    it("stays with its owner while any of its identities logged in within the horizon", async () => {
+      const digits = freshIndianNumber();
+      const owner = signedIn(await truecaller(digits, randomUUID(), "Asha"));
+      await ageLogins(owner.user.id, 89);
+
+      const again = signedIn(await otp(digits));
+      expect(again.user).toMatchObject({ id: owner.user.id, givenName: "Asha" });
+      expect((await meOf(owner.session)).identities.map((identity) => identity.provider)).toEqual(["TRUECALLER", "TRUECALLER_OTP"]);
+    });
+
+    it("stays with the same provider account however long it was away", async () => {
+      const digits = freshIndianNumber();
+      const sub = randomUUID();
+      const owner = signedIn(await truecaller(digits, sub, "Asha"));
+      await ageLogins(owner.user.id, 400);
+
+      const back = signedIn(await truecaller(digits, sub));
+      expect(back.user).toMatchObject({ id: owner.user.id });
+      // Not treated as a new owner: the first session lives on.
+      expect((await meOf(owner.session)).id).toBe(owner.user.id);
+    });
   });
 });

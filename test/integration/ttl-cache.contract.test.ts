@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRedis } from "../../src/store/redis.js";
 import { createMemoryCache, createRedisCache, type TtlCache } from "../../src/store/ttl-cache.js";
 import { captureLogs } from "../helpers/log-capture.js";
@@ -14,22 +14,26 @@ interface Subject {
 /** The contract every TtlCache keeps; run against each implementation. */
 function ttlCacheContract(name: string, open: () => Promise<Subject>) {
   describe(`TtlCache contract: ${name}`, () => {
+    // Each test opens nothing and relies on no other: the subject is opened once, and every test uses keys of its own.
     let subject: Subject;
+    beforeAll(async () => {
+      subject = await open();
+    });
     afterAll(async () => subject?.cache.close());
 
     it("answers undefined for an absent key", async () => {
-      subject = await open();
       expect(await subject.cache.get("absent")).toBeUndefined();
     });
 
     it("returns what was stored", async () => {
-      await subject.cache.set("k", "value", 60_000);
-      expect(await subject.cache.get("k")).toBe("value");
+      await subject.cache.set("stored", "value", 60_000);
+      expect(await subject.cache.get("stored")).toBe("value");
     });
 
     it("replaces the value on a second set", async () => {
-      await subject.cache.set("k", "newer", 60_000);
-      expect(await subject.cache.get("k")).toBe("newer");
+      await subject.cache.set("replaced", "older", 60_000);
+      await subject.cache.set("replaced", "newer", 60_000);
+      expect(await subject.cache.get("replaced")).toBe("newer");
     });
 
     it("keeps an entry for its time to live and not longer", async () => {
@@ -55,9 +59,12 @@ function ttlCacheContract(name: string, open: () => Promise<Subject>) {
     });
 
     it("deletes an entry, after which setIfAbsent succeeds again", async () => {
-      await subject.cache.delete("race");
-      expect(await subject.cache.get("race")).toBeUndefined();
-      expect(await subject.cache.setIfAbsent("race", "again", 60_000)).toBe(true);
+      expect(await subject.cache.setIfAbsent("deleted", "first", 60_000)).toBe(true);
+      expect(await subject.cache.setIfAbsent("deleted", "second", 60_000)).toBe(false);
+      await subject.cache.delete("deleted");
+      expect(await subject.cache.get("deleted")).toBeUndefined();
+      expect(await subject.cache.setIfAbsent("deleted", "again", 60_000)).toBe(true);
+      expect(await subject.cache.get("deleted")).toBe("again");
       await expect(subject.cache.delete("never-stored")).resolves.toBeUndefined();
     });
 

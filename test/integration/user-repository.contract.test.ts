@@ -4,13 +4,16 @@ import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
 import { UserRepository, type ProfileFields, type VerifiedLogin } from "../../src/store/user.repository.js";
 import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
-import { newSessionRecord, testTokenCipher } from "../helpers/sessions.js";
+import { TokenCipher } from "../../src/store/token-cipher.js";
+import { newSessionRecord, testEncryptionKey, testTokenCipher } from "../helpers/sessions.js";
 
 interface Subject {
   users: UserRepository;
   prisma: PrismaClient;
   /** A repository on the same database whose cipher has another key. */
   usersWithOtherKey: UserRepository;
+  /** The same database with a new key first in the ring and `users`' key second, as during a key rotation. */
+  usersAfterKeyRotation: UserRepository;
   close(): Promise<void>;
 }
 
@@ -120,7 +123,11 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       const column = await storedRefreshToken(subject, "wgtwo", "wg-rt-1");
       expect(column).toEqual(expect.any(String));
       expect(column).not.toContain("rt-plaintext-1");
-      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-1", refreshToken: { token: "rt-plaintext-1", sealed: column } });
+      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({
+        subject: "wg-rt-1",
+        refreshToken: { token: "rt-plaintext-1", sealed: column },
+        refreshTokenUnreadable: false,
+      });
     });
 
     it("keeps the earlier refresh token when a later login brings none", async () => {
@@ -132,12 +139,23 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       expect((await subject.users.findIdentity(first.user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-plaintext-2b");
     });
 
+    it("re-seals a refresh token sealed with an older key of the ring when it is read, so the old key can be retired", async () => {
+      const { user } = await upsert(subject, login({ phoneNumber: "+919800000107", provider: "wgtwo", subject: "wg-rt-7", refreshToken: "rt-plaintext-7" }));
+      expect(await storedRefreshToken(subject, "wgtwo", "wg-rt-7")).toMatch(/^old\./);
+
+      const found = await subject.usersAfterKeyRotation.findIdentity(user.id, "wgtwo");
+      expect(found?.refreshToken?.token).toBe("rt-plaintext-7");
+      const column = await storedRefreshToken(subject, "wgtwo", "wg-rt-7");
+      expect(column).toMatch(/^new\./);
+      expect(found?.refreshToken?.sealed).toBe(column);
+    });
+
     it("finds the identity without a refresh token when its key is not in the ring, or none was granted", async () => {
       const { user } = await upsert(subject, login({ phoneNumber: "+919800000103", provider: "wgtwo", subject: "wg-rt-3", refreshToken: "rt-plaintext-3" }));
-      expect(await subject.usersWithOtherKey.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-3", refreshToken: undefined });
+      expect(await subject.usersWithOtherKey.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-3", refreshToken: undefined, refreshTokenUnreadable: true });
       expect(await subject.users.findIdentity(user.id, "truecaller")).toBeUndefined();
       const other = await upsert(subject, login({ phoneNumber: "+919800000104", provider: "oidc", subject: "oidc-no-rt" }));
-      expect(await subject.users.findIdentity(other.user.id, "oidc")).toEqual({ subject: "oidc-no-rt", refreshToken: undefined });
+      expect(await subject.users.findIdentity(other.user.id, "oidc")).toEqual({ subject: "oidc-no-rt", refreshToken: undefined, refreshTokenUnreadable: false });
       expect(await subject.users.findIdentity(randomUUID(), "oidc")).toBeUndefined();
     });
 
@@ -147,7 +165,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       const sealed = await storedRefreshToken(subject, "wgtwo", "wg-rt-5a");
       await subject.prisma.identity.update({ where: { provider_subject: { provider: "wgtwo", subject: "wg-rt-5b" } }, data: { refreshToken: sealed } });
       expect((await subject.users.findIdentity(a.user.id, "wgtwo"))?.refreshToken?.token).toBe("rt-plaintext-5");
-      expect(await subject.users.findIdentity(b.user.id, "wgtwo")).toEqual({ subject: "wg-rt-5b", refreshToken: undefined });
+      expect(await subject.users.findIdentity(b.user.id, "wgtwo")).toEqual({ subject: "wg-rt-5b", refreshToken: undefined, refreshTokenUnreadable: true });
     });
 
     it("replaces a refresh token only while it is still the one read (compare-and-set)", async () => {
@@ -175,7 +193,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       if (!read) throw new Error("expected a stored refresh token");
       expect(await subject.users.replaceRefreshToken({ provider: "wgtwo", subject: "wg-rt-8" }, read, undefined)).toBe(true);
       expect(await storedRefreshToken(subject, "wgtwo", "wg-rt-8")).toBeNull();
-      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-8", refreshToken: undefined });
+      expect(await subject.users.findIdentity(user.id, "wgtwo")).toEqual({ subject: "wg-rt-8", refreshToken: undefined, refreshTokenUnreadable: false });
       expect(await subject.users.replaceRefreshToken({ provider: "wgtwo", subject: "wg-rt-8" }, read, "rt-8-b")).toBe(false);
     });
 
@@ -274,12 +292,21 @@ async function setLinkedAt(subject: Subject, provider: string, identitySubject: 
   await subject.prisma.identity.update({ where: { provider_subject: { provider, subject: identitySubject } }, data: { linkedAt } });
 }
 
+/** The repositories of one database: with a key, with an unrelated key, and with that key rotated out of first place. */
+function repositories(prisma: PrismaClient) {
+  const key = testEncryptionKey("old");
+  return {
+    users: new UserRepository(prisma, new TokenCipher([key])),
+    usersWithOtherKey: new UserRepository(prisma, testTokenCipher()),
+    usersAfterKeyRotation: new UserRepository(prisma, new TokenCipher([testEncryptionKey("new"), key])),
+  };
+}
+
 userRepositoryContract("PostgreSQL", async () => {
   const testDatabase = await createTestDatabase();
   const { database } = await openDatabase({ kind: "postgres", url: testDatabase.url, poolSize: 10 });
   return {
-    users: new UserRepository(database.prisma, testTokenCipher()),
-    usersWithOtherKey: new UserRepository(database.prisma, testTokenCipher()),
+    ...repositories(database.prisma),
     prisma: database.prisma,
     async close() {
       await database.close();
@@ -291,8 +318,7 @@ userRepositoryContract("PostgreSQL", async () => {
 userRepositoryContract("PGlite (embedded)", async () => {
   const { database, close } = await openEmbeddedTestDatabase();
   return {
-    users: new UserRepository(database.prisma, testTokenCipher()),
-    usersWithOtherKey: new UserRepository(database.prisma, testTokenCipher()),
+    ...repositories(database.prisma),
     prisma: database.prisma,
     close,
   };

@@ -449,7 +449,7 @@ describe("OIDC and wgtwo configuration and outages, each on a fresh gateway", ()
   }
 
   it("PROVIDER_MISCONFIGURED without calling the provider when OIDC is not configured, and lists only configured providers", async () => {
-    await restart({ OIDC_ISSUER: "", OIDC_CLIENT_ID: "" });
+    await restart({ OIDC_ISSUER: "", OIDC_CLIENT_ID: "", OIDC_REDIRECT_URI: "" });
     expect(await t.graphql("{ providers { id } }")).toEqual({ data: { providers: [{ id: "TRUECALLER" }, { id: "WGTWO" }] } });
     expect((await loginAt(t, "OIDC")).result).toMatchObject({ __typename: "ProviderMisconfiguredError", code: "PROVIDER_MISCONFIGURED" });
     const { session } = succeeded(await t.login());

@@ -424,23 +424,63 @@ describe("Truecaller without the app: access tokens and signed profiles", () => 
     });
   });
 
+  describe("signed profiles not enabled (TRUECALLER_SIGNED_PROFILES unset)", () => {
+    it("answers PROVIDER_MISCONFIGURED for verifyTruecallerSignedProfile without reading keys, while access tokens still log in", async () => {
+      const minted = mintToken();
+      await withInstance({ TRUECALLER_SIGNED_PROFILES: "" }, async (baseUrl) => {
+        const signed = signProfile();
+        expect(await loginWithProfile(signed, baseUrl)).toMatchObject({ __typename: "ProviderMisconfiguredError", code: "PROVIDER_MISCONFIGURED" });
+        expect(await loginWithToken({ accessToken: minted.accessToken }, baseUrl)).toMatchObject({
+          __typename: "LoginSuccess",
+          user: { phoneNumber: `+${minted.phoneNumber}`, identities: [{ provider: "TRUECALLER_OTP" }] },
+        });
+        expect(await usersWithPhone(signed.profile.phoneNumber!)).toBe(0);
+      });
+      expect(t.emulator.requestCount("keys")).toBe(0);
+      expect(t.emulator.requests).toEqual([expect.objectContaining({ endpoint: "phoneNumberDetail", status: 200 })]);
+    });
+  });
+
   it("writes no access token, payload or signature to any log line", async () => {
-    // One of each outcome, on top of everything the tests above sent.
-    await loginWithToken({ accessToken: mintToken().accessToken });
-    await loginWithToken({ accessToken: randomUUID() });
-    await loginWithToken({ accessToken: "has space" });
-    const signed = signProfile();
-    await loginWithProfile(signed);
-    await loginWithProfile(signed);
-    await loginWithProfile(signProfile({ signWith: "foreign" }));
-    await loginWithProfile({ ...signProfile(), requestNonce: "wrong" });
-    await loginWithProfile(signProfile({ signatureAlgorithm: "MD5withRSA" }));
+    // Every outcome is produced here, so the test holds when run alone (-t); in a full run the secrets of the tests above are checked too.
+    const ownSecrets = new Set<string>();
+    const remember = <T extends { accessToken?: string; payload?: string; signature?: string }>(sent: T): T => {
+      for (const value of [sent.accessToken, sent.payload, sent.signature]) if (value !== undefined) ownSecrets.add(value);
+      return sent;
+    };
+    const firstLine = t.logs.length;
+    const firstInstanceLine = instanceLogs.length;
+
+    expect(await loginWithToken(remember({ accessToken: mintToken().accessToken }))).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginWithToken(remember({ accessToken: randomUUID() }))).toMatchObject({ code: "INVALID_CODE" });
+    expect(await loginWithToken({ accessToken: "has space" })).toMatchObject({ code: "INVALID_INPUT" });
+    const duringOutage = remember(mintToken());
+    t.emulator.injectFault({ endpoint: "phoneNumberDetail", error: "server_error" });
+    expect(await loginWithToken({ accessToken: duringOutage.accessToken })).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    await withInstance({ TRUECALLER_CLIENT_ID: "unregistered-client" }, async (baseUrl) => {
+      expect(await loginWithToken(remember({ accessToken: mintToken().accessToken }), baseUrl)).toMatchObject({ code: "PROVIDER_MISCONFIGURED" });
+    });
+
+    const signed = remember(signProfile());
+    expect(await loginWithProfile(signed)).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginWithProfile(signed)).toMatchObject({ reason: "REPLAYED" });
+    expect(await loginWithProfile(remember(signProfile({ signWith: "foreign" })))).toMatchObject({ reason: "BAD_SIGNATURE" });
+    expect(await loginWithProfile({ ...remember(signProfile()), requestNonce: "wrong" })).toMatchObject({ reason: "NONCE_MISMATCH" });
+    expect(await loginWithProfile(remember(signProfile({ signatureAlgorithm: "MD5withRSA" })))).toMatchObject({ reason: "UNSUPPORTED_ALGORITHM" });
+    expect(await loginWithProfile(remember(signProfile({ requestTime: nowSeconds() - 601 })))).toMatchObject({ reason: "EXPIRED" });
+    const unreadableKeys = remember(signProfile());
+    t.emulator.injectFault({ endpoint: "keys", error: "server_error" });
+    await withInstance({}, async (baseUrl) => {
+      expect(await loginWithProfile(unreadableKeys, baseUrl)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    });
 
     const lines = [...t.logs, ...instanceLogs];
-    expect(lines.some((line) => line.includes("login refused"))).toBe(true);
-    expect(lines.some((line) => line.includes("login succeeded"))).toBe(true);
-    expect(secrets.size).toBeGreaterThan(20);
-    for (const secret of secrets) {
+    const ownLines = [...t.logs.slice(firstLine), ...instanceLogs.slice(firstInstanceLine)];
+    expect(ownLines.some((line) => line.includes("login refused"))).toBe(true);
+    expect(ownLines.some((line) => line.includes("login succeeded"))).toBe(true);
+    // 4 access tokens, and a payload and signature for each of 6 profiles.
+    expect(ownSecrets.size).toBe(16);
+    for (const secret of new Set([...ownSecrets, ...secrets])) {
       if (secret.trim().length < 8) continue;
       expect(lines.filter((line) => line.includes(secret))).toEqual([]);
     }

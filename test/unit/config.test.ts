@@ -209,11 +209,12 @@ describe("loadConfig: code-flow providers", () => {
     },
   );
 
-  it("accepts an http OIDC issuer outside production (local emulation), refuses it in production", () => {
-    expect(loadConfig({ OIDC_ISSUER: "http://127.0.0.1:4012/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("http://127.0.0.1:4012/");
+  it("accepts an http OIDC issuer outside production (local emulation), and in production only on loopback", () => {
+    expect(loadConfig({ OIDC_ISSUER: "http://tenant.example.com/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("http://tenant.example.com/");
     expect(messageOf({ ...PRODUCTION, OIDC_ISSUER: "http://tenant.example.com/", OIDC_CLIENT_ID: "c" })).toBe(
-      "Invalid configuration: OIDC_ISSUER must be an https URL in production (OpenID Connect Discovery §3)",
+      "Invalid configuration: OIDC_ISSUER must be an https URL in production",
     );
+    expect(loadConfig({ ...PRODUCTION, OIDC_ISSUER: "http://127.0.0.1:4012/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("http://127.0.0.1:4012/");
     expect(loadConfig({ ...PRODUCTION, OIDC_ISSUER: "https://tenant.example.com/", OIDC_CLIENT_ID: "c" }).oidc?.issuer).toBe("https://tenant.example.com/");
   });
 
@@ -290,7 +291,36 @@ describe("loadConfig: TRUECALLER_PAYLOAD_MAX_AGE_S", () => {
       verificationBaseUrl: "https://sdk-otp-verification-noneu.truecaller.com",
       keysUrl: "https://api4.truecaller.com/v1/key",
       payloadMaxAgeSeconds: 600,
+      signedProfiles: false,
     });
+    expect(loadConfig({ TRUECALLER_CLIENT_ID: "c", TRUECALLER_SIGNED_PROFILES: "true" }).truecaller?.signedProfiles).toBe(true);
+    expect(messageOf({ TRUECALLER_SIGNED_PROFILES: "yes" })).toBe("Invalid configuration: TRUECALLER_SIGNED_PROFILES must be true or false");
+  });
+
+  it("refuses plain http to any configured provider in production, except on loopback", () => {
+    const plain = {
+      ...PRODUCTION,
+      TRUECALLER_KEYS_URL: "http://keys.example.com/v1/key",
+      WGTWO_CLIENT_ID: "c",
+      WGTWO_CLIENT_SECRET: "wg-secret-value",
+      WGTWO_BASE_URL: "http://id.example.com",
+    };
+    expect(messageOf(plain)).toBe(
+      "Invalid configuration: TRUECALLER_KEYS_URL must be an https URL in production; WGTWO_BASE_URL must be an https URL in production",
+    );
+    expect(loadConfig({ ...plain, TRUECALLER_KEYS_URL: "http://localhost:4010/v1/key", WGTWO_BASE_URL: "http://[::1]:4012" }).wgtwo?.issuer).toBe(
+      "http://[::1]:4012/",
+    );
+    // Settings of a provider that is off are not its URLs to check.
+    const { TRUECALLER_CLIENT_ID: _truecaller, ...withoutTruecaller } = PRODUCTION;
+    expect(loadConfig({ ...withoutTruecaller, TRUECALLER_KEYS_URL: "http://keys.example.com/v1/key", OIDC_ISSUER: "https://a.example.com/", OIDC_CLIENT_ID: "c" }).truecaller).toBeUndefined();
+  });
+
+  it("names settings that have no effect without their provider", () => {
+    expect(messageOf({ WGTWO_REDIRECT_URI: "com.example.app://callback", OIDC_REDIRECT_URI: "com.example.app://callback", WGTWO_ISSUER: "https://id.example.com/" })).toBe(
+      "Invalid configuration: WGTWO_ISSUER has no effect without WGTWO_CLIENT_ID; WGTWO_REDIRECT_URI has no effect without WGTWO_CLIENT_ID; " +
+        "OIDC_REDIRECT_URI has no effect without OIDC_ISSUER",
+    );
   });
 });
 

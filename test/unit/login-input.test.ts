@@ -3,13 +3,13 @@ import {
   MAX_CODE_LENGTH,
   MAX_NAME_LENGTH,
   MAX_NONCE_LENGTH,
-  MAX_SIGNED_PROFILE_LENGTH,
   validateCodeGrant,
   validateSignedProfileInput,
   validateTruecallerAccessToken,
   type CodeLoginInput,
 } from "../../src/auth/login-input.js";
 import type { GrantRules } from "../../src/providers/provider.js";
+import { MAX_PAYLOAD_LENGTH, MAX_SIGNATURE_LENGTH } from "../../src/providers/truecaller/signed-profile.js";
 
 const TRUECALLER_RULES: GrantRules = { verifier: "required", redirectUri: "unsupported", nonce: "unsupported" };
 
@@ -209,15 +209,16 @@ describe("validateSignedProfileInput", () => {
     expect(validateSignedProfileInput(INPUT)).toEqual({ ok: true, value: INPUT });
     const withoutAlgorithm = { ...INPUT, signatureAlgorithm: undefined };
     expect(validateSignedProfileInput(withoutAlgorithm)).toEqual({ ok: true, value: withoutAlgorithm });
-    expect(validateSignedProfileInput({ ...INPUT, payload: "A".repeat(MAX_SIGNED_PROFILE_LENGTH) }).ok).toBe(true);
+    expect(validateSignedProfileInput({ ...INPUT, payload: "A".repeat(MAX_PAYLOAD_LENGTH) }).ok).toBe(true);
+    expect(validateSignedProfileInput({ ...INPUT, signature: "A".repeat(MAX_SIGNATURE_LENGTH) }).ok).toBe(true);
   });
 
   it.each([
     ["payload", "empty", { payload: "" }, "must not be empty"],
-    ["payload", "too long", { payload: "A".repeat(MAX_SIGNED_PROFILE_LENGTH + 1) }, `must be at most ${MAX_SIGNED_PROFILE_LENGTH} characters`],
+    ["payload", "too long", { payload: "A".repeat(MAX_PAYLOAD_LENGTH + 1) }, `must be at most ${MAX_PAYLOAD_LENGTH} characters`],
     ["payload", "with a newline", { payload: "eyJ\nhIjo" }, "may contain only printable ASCII characters"],
     ["signature", "blank", { signature: "  " }, "must not be empty"],
-    ["signature", "too long", { signature: "A".repeat(MAX_SIGNED_PROFILE_LENGTH + 1) }, `must be at most ${MAX_SIGNED_PROFILE_LENGTH} characters`],
+    ["signature", "too long", { signature: "A".repeat(MAX_SIGNATURE_LENGTH + 1) }, `must be at most ${MAX_SIGNATURE_LENGTH} characters`],
     ["signatureAlgorithm", "empty", { signatureAlgorithm: "" }, "must not be empty"],
     ["signatureAlgorithm", "too long", { signatureAlgorithm: "S".repeat(MAX_NAME_LENGTH + 1) }, `must be at most ${MAX_NAME_LENGTH} characters`],
     ["signatureAlgorithm", "non-ASCII", { signatureAlgorithm: "SHA512wïthRSA" }, "may contain only printable ASCII characters"],
@@ -228,9 +229,15 @@ describe("validateSignedProfileInput", () => {
     expect(validateSignedProfileInput({ ...INPUT, ...change })).toEqual({ ok: false, field, problem });
   });
 
+  it("limits the payload to 16384 and the signature to 2048 characters", () => {
+    expect([MAX_PAYLOAD_LENGTH, MAX_SIGNATURE_LENGTH]).toEqual([16_384, 2_048]);
+    expect(validateSignedProfileInput({ ...INPUT, signature: "A".repeat(2_049) })).toEqual({ ok: false, field: "signature", problem: "must be at most 2048 characters" });
+    expect(validateSignedProfileInput({ ...INPUT, payload: "A".repeat(2_049) }).ok).toBe(true);
+  });
+
   it("never echoes a rejected value", () => {
     const results = [
-      validateSignedProfileInput({ ...INPUT, payload: `s3cr3t${"A".repeat(MAX_SIGNED_PROFILE_LENGTH)}` }),
+      validateSignedProfileInput({ ...INPUT, payload: `s3cr3t${"A".repeat(MAX_PAYLOAD_LENGTH)}` }),
       validateSignedProfileInput({ ...INPUT, signature: "s3cr3t\n" }),
       validateSignedProfileInput({ ...INPUT, requestNonce: "s3cr3t\u0001" }),
     ];

@@ -358,15 +358,33 @@ describe("parseDiscoveryResponse", () => {
     id_token_signing_alg_values_supported: ["RS256", "HS256"],
   };
 
-  it("reads the endpoints and the advertised algorithms", () => {
+  it("reads the endpoints and the advertised algorithms we accept", () => {
     expect(parseDiscoveryResponse(outcome(200, DOCUMENT), ISSUER)).toEqual({
       ok: true,
       value: {
         tokenEndpoint: "https://tenant.example.com/oauth/token",
         userinfoEndpoint: "https://tenant.example.com/userinfo",
         jwksUri: "https://tenant.example.com/.well-known/jwks.json",
-        algorithms: ["RS256", "HS256"],
+        algorithms: ["RS256"],
       },
+    });
+  });
+
+  it("keeps only the asymmetric algorithms of those advertised", () => {
+    const result = parseDiscoveryResponse(outcome(200, { ...DOCUMENT, id_token_signing_alg_values_supported: ["HS256", "RS256"] }), ISSUER);
+    expect(result.ok && result.value.algorithms).toEqual(["RS256"]);
+    const several = parseDiscoveryResponse(outcome(200, { ...DOCUMENT, id_token_signing_alg_values_supported: ["none", "ES256", "HS512", "PS256"] }), ISSUER);
+    expect(several.ok && several.value.algorithms).toEqual(["ES256", "PS256"]);
+  });
+
+  it.each([
+    ["only HS256", ["HS256"]],
+    ["only none", ["none"]],
+    ["only HMAC and none", ["HS256", "HS384", "HS512", "none"]],
+  ])("refuses a provider that signs ID tokens with %s as misconfigured", (_name, advertised) => {
+    expect(failureOf(parseDiscoveryResponse(outcome(200, { ...DOCUMENT, id_token_signing_alg_values_supported: advertised }), ISSUER))).toEqual({
+      kind: "Misconfigured",
+      detail: "oidc discovery: ID tokens are signed only with algorithms we refuse (none or HMAC)",
     });
   });
 

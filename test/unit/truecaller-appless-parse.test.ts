@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { captureLogs } from "../helpers/log-capture.js";
 import { validateTruecallerAccessToken } from "../../src/auth/login-input.js";
 import { createProviderHttp, type HttpOutcome } from "../../src/providers/http.js";
 import { parsePhoneNumberDetailResponse, sendPhoneNumberDetailRequest } from "../../src/providers/truecaller/phone-number-detail.js";
@@ -349,14 +350,23 @@ describe("createTruecallerSignedProfiles", () => {
       const body = state.status === 200 ? JSON.stringify(state.keys.map((key) => ({ keyType: "RSA", key }))) : "oops";
       return new Response(body, { status: state.status, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
-    const profiles = createTruecallerSignedProfiles({ keysUrl: KEYS_URL, maxAgeSeconds: MAX_AGE_S, timeoutMs: 1_000, fetch: fetchKeys, now: () => state.now });
+    const logs = captureLogs();
+    const profiles = createTruecallerSignedProfiles({
+      keysUrl: KEYS_URL,
+      maxAgeSeconds: MAX_AGE_S,
+      timeoutMs: 1_000,
+      keysTimeoutMs: 2_000,
+      logger: logs.logger,
+      fetch: fetchKeys,
+      now: () => state.now,
+    });
     const verify = (input: SignedProfileInput) => profiles.verify(input, new AbortController().signal);
     const advance = (seconds: number) => {
       state.now = new Date(state.now.getTime() + seconds * 1000);
     };
     /** A fresh profile signed now (by the injected clock). */
     const fresh = (options: Parameters<typeof signedProfile>[1] = {}) => signedProfile({ requestTime: state.now.getTime() / 1000 }, options);
-    return { state, verify, advance, fresh };
+    return { state, verify, advance, fresh, logs };
   }
 
   const problemOf = (result: Awaited<ReturnType<ReturnType<typeof setup>["verify"]>>) =>

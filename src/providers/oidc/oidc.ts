@@ -6,15 +6,19 @@
  * code_verifier, code, redirect_uri`), a fully validated ID token, and the phone
  * number from the `phone_number` / `phone_number_verified` claims.
  */
+import type { Logger } from "../../logger.js";
 import { createProviderHttp, IDEMPOTENT_READ_RETRY, sendWithRetry, type HttpOutcome, type ProviderHttp } from "../http.js";
 import { failureWithoutResponse, malformed, optionalString, parseJsonObject, transientFailure } from "../oauth-response.js";
 import type { PhoneLoginProvider, ProviderResult } from "../provider.js";
-import { createIdTokenVerifier, DEFAULT_ID_TOKEN_ALGORITHMS } from "../openid/id-token.js";
+import { acceptableIdTokenAlgorithms, createIdTokenVerifier, DEFAULT_ID_TOKEN_ALGORITHMS } from "../openid/id-token.js";
 import { createOpenIdProvider, type OpenIdEndpoints } from "../openid/openid-client.js";
+import { createRefreshingValue } from "../refreshing-value.js";
 
 const DISCOVERY_ENDPOINT = "oidc discovery";
 /** Discovery is re-read this often; a failed re-read keeps the last good document. */
 const DISCOVERY_MAX_AGE_MS = 60 * 60_000;
+/** After a failed re-read, the last good document serves this long before the next try. */
+const DISCOVERY_RETRY_AFTER_FAILURE_MS = 30_000;
 
 export interface OidcOptions {
   /** The exact issuer, e.g. `https://tenant.auth0.com/` (trailing slash as the provider writes it). */
@@ -22,6 +26,9 @@ export interface OidcOptions {
   readonly clientId: string;
   readonly redirectUri: string | undefined;
   readonly timeoutMs: number;
+  /** Deadline of one discovery read, retries included (the login's budget). */
+  readonly discoveryTimeoutMs: number;
+  readonly logger: Logger;
   readonly fetch?: typeof fetch;
   readonly now?: () => Date;
 }
@@ -75,34 +82,46 @@ export function parseDiscoveryResponse(outcome: HttpOutcome, issuer: string): Pr
     return { ok: false, failure: malformed(DISCOVERY_ENDPOINT, '"token_endpoint", "userinfo_endpoint" and "jwks_uri" must be URLs') };
   }
   const advertised = body.id_token_signing_alg_values_supported;
-  const algorithms = Array.isArray(advertised) ? advertised.filter((value): value is string => typeof value === "string") : [];
-  return { ok: true, value: { tokenEndpoint, userinfoEndpoint, jwksUri, algorithms: algorithms.length > 0 ? algorithms : DEFAULT_ID_TOKEN_ALGORITHMS } };
+  const named = Array.isArray(advertised) ? advertised.filter((value): value is string => typeof value === "string") : [];
+  const algorithms = named.length > 0 ? acceptableIdTokenAlgorithms(named) : DEFAULT_ID_TOKEN_ALGORITHMS;
+  if (algorithms.length === 0) {
+    return { ok: false, failure: { kind: "Misconfigured", detail: `${DISCOVERY_ENDPOINT}: ID tokens are signed only with algorithms we refuse (none or HMAC)` } };
+  }
+  return { ok: true, value: { tokenEndpoint, userinfoEndpoint, jwksUri, algorithms } };
 }
 
 export function createOidcProvider(options: OidcOptions): PhoneLoginProvider {
   const http = createProviderHttp({ timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  let cached: { endpoints: OpenIdEndpoints; jwksUri: string; readAt: number } | undefined;
-  let pending: Promise<ProviderResult<OpenIdEndpoints>> | undefined;
+  const now = options.now ?? (() => new Date());
+  let verifier: { jwksUri: string; endpoints: OpenIdEndpoints } | undefined;
 
-  async function discover(signal: AbortSignal): Promise<ProviderResult<OpenIdEndpoints>> {
-    const parsed = parseDiscoveryResponse(await sendDiscoveryRequest(http, options.issuer, signal), options.issuer);
-    if (!parsed.ok) return cached ? { ok: true, value: cached.endpoints } : parsed;
-    const { tokenEndpoint, userinfoEndpoint, jwksUri, algorithms } = parsed.value;
-    // The verifier holds the cached keys: keep it while the JWKS URL stays the same.
-    const idTokens =
-      cached?.jwksUri === jwksUri
-        ? cached.endpoints.idTokens
-        : createIdTokenVerifier({
-            issuer: options.issuer,
-            clientId: options.clientId,
-            jwksUri,
-            algorithms,
-            timeoutMs: options.timeoutMs,
-            ...(options.fetch ? { fetch: options.fetch } : {}),
-          });
-    cached = { endpoints: { tokenEndpoint, userinfoEndpoint, idTokens }, jwksUri, readAt: Date.now() };
-    return { ok: true, value: cached.endpoints };
-  }
+  const discovery = createRefreshingValue<OpenIdEndpoints>({
+    async load(signal) {
+      const parsed = parseDiscoveryResponse(await sendDiscoveryRequest(http, options.issuer, signal), options.issuer);
+      if (!parsed.ok) return parsed;
+      const { tokenEndpoint, userinfoEndpoint, jwksUri, algorithms } = parsed.value;
+      // The ID-token verifier holds the cached keys: keep it while the JWKS URL stays the same.
+      const idTokens =
+        verifier?.jwksUri === jwksUri
+          ? verifier.endpoints.idTokens
+          : createIdTokenVerifier({
+              issuer: options.issuer,
+              clientId: options.clientId,
+              jwksUri,
+              algorithms,
+              timeoutMs: options.timeoutMs,
+              now,
+              ...(options.fetch ? { fetch: options.fetch } : {}),
+            });
+      verifier = { jwksUri, endpoints: { tokenEndpoint, userinfoEndpoint, idTokens } };
+      return { ok: true, value: verifier.endpoints };
+    },
+    maxAgeMs: DISCOVERY_MAX_AGE_MS,
+    retryAfterFailureMs: DISCOVERY_RETRY_AFTER_FAILURE_MS,
+    loadTimeoutMs: options.discoveryTimeoutMs,
+    now: () => now().getTime(),
+    onStaleKept: (failure) => options.logger.warn({ provider: "oidc", failure }, "OIDC discovery could not be re-read; using the last good document"),
+  });
 
   return createOpenIdProvider({
     id: "oidc",
@@ -111,15 +130,8 @@ export function createOidcProvider(options: OidcOptions): PhoneLoginProvider {
     encoding: "json",
     idToken: "required",
     defaultRedirectUri: options.redirectUri,
-    endpoints(signal) {
-      if (cached && Date.now() - cached.readAt < DISCOVERY_MAX_AGE_MS) return Promise.resolve({ ok: true, value: cached.endpoints });
-      // One discovery at a time; logins arriving meanwhile share it.
-      pending ??= discover(signal).finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    },
+    endpoints: (signal) => discovery.get(signal),
     http,
-    now: options.now ?? (() => new Date()),
+    now,
   });
 }

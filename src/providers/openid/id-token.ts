@@ -6,11 +6,12 @@
  */
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
 import type { ProviderFailure, ProviderResult, ProviderTokens } from "../provider.js";
+import { withinDeadline } from "../refreshing-value.js";
 
 /** Clock skew tolerated between us and the provider (exp, iat). */
 const CLOCK_SKEW_S = 60;
 /** An ID token is minted for the exchange that returns it; an older one is a replay. */
-const MAX_ID_TOKEN_AGE_S = 600;
+export const MAX_ID_TOKEN_AGE_S = 600;
 /** Keys are re-read this often even when no unknown `kid` shows up (jose's default is the same). */
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 /** Algorithms accepted unless discovery names others; never `none` and never a symmetric one. */
@@ -28,16 +29,24 @@ export interface IdTokenVerifierOptions {
   readonly algorithms?: readonly string[];
   readonly timeoutMs: number;
   readonly fetch?: typeof fetch;
+  readonly now?: () => Date;
 }
 
 /** Validates the ID tokens of one provider; keys are cached and re-read once when a token names an unknown `kid`. */
 export interface IdTokenVerifier {
-  verify(idToken: string, expectedNonce: string | undefined, endpoint: string): Promise<ProviderResult<IdTokenClaims>>;
+  /** `signal` is the login's deadline: a JWKS read on its behalf ends with it. */
+  verify(idToken: string, expectedNonce: string | undefined, endpoint: string, signal: AbortSignal): Promise<ProviderResult<IdTokenClaims>>;
+}
+
+/** The algorithms of `advertised` we accept for ID tokens: asymmetric ones only (no `none`, no HMAC with a shared secret). */
+export function acceptableIdTokenAlgorithms(advertised: readonly string[]): string[] {
+  return advertised.filter((algorithm) => ASYMMETRIC_ALGORITHMS.has(algorithm));
 }
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
-  const algorithms = (options.algorithms ?? DEFAULT_ID_TOKEN_ALGORITHMS).filter((algorithm) => ASYMMETRIC_ALGORITHMS.has(algorithm));
+  const algorithms = acceptableIdTokenAlgorithms(options.algorithms ?? DEFAULT_ID_TOKEN_ALGORITHMS);
   const send = options.fetch ?? fetch;
+  const now = options.now ?? (() => new Date());
   const keys = createRemoteJWKSet(new URL(options.jwksUri), {
     timeoutDuration: options.timeoutMs,
     cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
@@ -46,25 +55,31 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     cooldownDuration: 0,
     [customFetch]: (url, init) => send(url, init),
   });
+
+  async function check(idToken: string, expectedNonce: string | undefined, endpoint: string): Promise<ProviderResult<IdTokenClaims>> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(idToken, keys, {
+        issuer: options.issuer,
+        audience: options.clientId,
+        algorithms: [...algorithms],
+        currentDate: now(),
+        // jose allows the skew on top of the maximum age; the age bound is meant as written.
+        clockTolerance: CLOCK_SKEW_S,
+        maxTokenAge: MAX_ID_TOKEN_AGE_S - CLOCK_SKEW_S,
+        requiredClaims: ["sub", "exp", "iat"],
+      }));
+    } catch (error) {
+      return { ok: false, failure: verificationFailure(error, endpoint) };
+    }
+    const problem = claimProblem(payload, options.clientId, expectedNonce);
+    if (problem !== undefined) return { ok: false, failure: { kind: "InvalidIdToken", detail: `${endpoint}: ID token ${problem}` } };
+    return { ok: true, value: payload as IdTokenClaims };
+  }
+
   return {
-    async verify(idToken, expectedNonce, endpoint) {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(idToken, keys, {
-          issuer: options.issuer,
-          audience: options.clientId,
-          algorithms: [...algorithms],
-          clockTolerance: CLOCK_SKEW_S,
-          maxTokenAge: MAX_ID_TOKEN_AGE_S,
-          requiredClaims: ["sub", "exp", "iat"],
-        }));
-      } catch (error) {
-        return { ok: false, failure: verificationFailure(error, endpoint) };
-      }
-      const problem = claimProblem(payload, options.clientId, expectedNonce);
-      if (problem !== undefined) return { ok: false, failure: { kind: "InvalidIdToken", detail: `${endpoint}: ID token ${problem}` } };
-      return { ok: true, value: payload as IdTokenClaims };
-    },
+    // A JWKS read (shared by concurrent checks, bounded by its own timeout) must not hold the login past its deadline.
+    verify: (idToken, expectedNonce, endpoint, signal) => withinDeadline(check(idToken, expectedNonce, endpoint), signal),
   };
 }
 

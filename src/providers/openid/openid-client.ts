@@ -139,6 +139,7 @@ async function tokensFromAnswer(
   idTokens: IdTokenVerifier,
   idTokenRule: OpenIdClientOptions["idToken"],
   nonce: string | undefined,
+  signal: AbortSignal,
 ): Promise<ProviderResult<ProviderTokens>> {
   if (outcome.kind !== "response") return { ok: false, failure: failureWithoutResponse(outcome, endpoint) };
   const { response } = outcome;
@@ -153,7 +154,7 @@ async function tokensFromAnswer(
       ? { ok: false, failure: { kind: "InvalidIdToken", detail: `${endpoint}: no id_token in the answer` } }
       : { ok: true, value: { access, refreshToken, idToken: undefined } };
   }
-  const claims = await idTokens.verify(idToken, nonce, endpoint);
+  const claims = await idTokens.verify(idToken, nonce, endpoint, signal);
   return claims.ok ? { ok: true, value: { access, refreshToken, idToken: claims.value } } : claims;
 }
 
@@ -181,7 +182,7 @@ export function createOpenIdProvider(options: OpenIdClientOptions): PhoneLoginPr
       };
       const sentAt = now();
       const outcome = await sendTokenRequest(http, endpoints.value.tokenEndpoint, parameters, options, signal);
-      return tokensFromAnswer(outcome, sentAt, tokenEndpointName, "authorization_code", endpoints.value.idTokens, options.idToken, grant.nonce);
+      return tokensFromAnswer(outcome, sentAt, tokenEndpointName, "authorization_code", endpoints.value.idTokens, options.idToken, grant.nonce, signal);
     },
     async fetchProfile(tokens, signal) {
       const endpoints = await options.endpoints(signal);
@@ -194,7 +195,7 @@ export function createOpenIdProvider(options: OpenIdClientOptions): PhoneLoginPr
       if (!endpoints.ok) return endpoints;
       const sentAt = now();
       const outcome = await sendTokenRequest(http, endpoints.value.tokenEndpoint, { grant_type: "refresh_token", refresh_token: refreshToken }, options, signal);
-      return tokensFromAnswer(outcome, sentAt, tokenEndpointName, "refresh_token", endpoints.value.idTokens, options.idToken, undefined);
+      return tokensFromAnswer(outcome, sentAt, tokenEndpointName, "refresh_token", endpoints.value.idTokens, options.idToken, undefined, signal);
     },
   };
 }

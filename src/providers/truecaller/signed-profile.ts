@@ -11,10 +11,12 @@
  * key endpoint).
  */
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import type { Logger } from "../../logger.js";
 import { IDEMPOTENT_READ_RETRY, createProviderHttp, sendWithRetry, type HttpOutcome, type ProviderHttp } from "../http.js";
 import { failureWithoutResponse, malformed, optionalString, parseJsonObject, transientFailure } from "../oauth-response.js";
 import { normalizePhoneNumber } from "../phone-number.js";
 import type { ProviderFailure, ProviderProfile, ProviderResult, SignedProfileProblem } from "../provider.js";
+import { createRefreshingValue } from "../refreshing-value.js";
 
 const KEYS_ENDPOINT = "truecaller keys";
 /** The algorithm the SDK uses, and the only others it may name; anything else is refused, never guessed. */
@@ -22,13 +24,13 @@ export const DEFAULT_SIGNATURE_ALGORITHM = "SHA512withRSA";
 const HASH_OF_ALGORITHM: Readonly<Record<string, string>> = { SHA512withRSA: "sha512", SHA384withRSA: "sha384", SHA256withRSA: "sha256" };
 /** Keys are re-read this often even when every signature verifies. */
 const KEYS_MAX_AGE_MS = 24 * 60 * 60_000;
-/** A failed check re-reads the keys at most this often. */
+/** A failed check re-reads the keys at most this often; a failed read is retried no sooner either. */
 const KEY_REFETCH_COOLDOWN_MS = 60_000;
 /** `requestTime` this far in the future still counts (clock skew). */
 export const SIGNED_PAYLOAD_CLOCK_SKEW_S = 60;
 /** Profiles are a few hundred bytes; signatures of RSA-4096 are 684 base64 characters. */
-const MAX_PAYLOAD_LENGTH = 16_384;
-const MAX_SIGNATURE_LENGTH = 2_048;
+export const MAX_PAYLOAD_LENGTH = 16_384;
+export const MAX_SIGNATURE_LENGTH = 2_048;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 /** `requestTime` above this is in milliseconds, not seconds (the year 5138 in seconds). */
 const MILLISECOND_TIMESTAMP_FLOOR = 1e11;
@@ -150,6 +152,9 @@ export interface SignedProfileOptions {
   /** How old a payload may be (TRUECALLER_PAYLOAD_MAX_AGE_S). */
   readonly maxAgeSeconds: number;
   readonly timeoutMs: number;
+  /** Deadline of one key read, retries included (the login's budget). */
+  readonly keysTimeoutMs: number;
+  readonly logger: Logger;
   readonly fetch?: typeof fetch;
   readonly now?: () => Date;
 }
@@ -162,30 +167,15 @@ export interface TruecallerSignedProfiles {
 export function createTruecallerSignedProfiles(options: SignedProfileOptions): TruecallerSignedProfiles {
   const http = createProviderHttp({ timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const now = options.now ?? (() => new Date());
-  let cached: { keys: KeyObject[]; readAt: number } | undefined;
-  let pending: Promise<ProviderResult<KeyObject[]>> | undefined;
+  const keys = createRefreshingValue<KeyObject[]>({
+    load: async (signal) => parseKeysResponse(await sendKeysRequest(http, options.keysUrl, signal)),
+    maxAgeMs: KEYS_MAX_AGE_MS,
+    retryAfterFailureMs: KEY_REFETCH_COOLDOWN_MS,
+    loadTimeoutMs: options.keysTimeoutMs,
+    now: () => now().getTime(),
+    onStaleKept: (failure) => options.logger.warn({ provider: "truecaller", failure }, "Truecaller keys could not be re-read; using the last good keys"),
+  });
   let lastRefetchForFailure = Number.NEGATIVE_INFINITY;
-
-  /** One read at a time; verifications arriving meanwhile share it. */
-  function readKeys(signal: AbortSignal): Promise<ProviderResult<KeyObject[]>> {
-    pending ??= sendKeysRequest(http, options.keysUrl, signal)
-      .then((outcome) => {
-        const parsed = parseKeysResponse(outcome);
-        if (parsed.ok) cached = { keys: parsed.value, readAt: now().getTime() };
-        return parsed;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
-  }
-
-  async function currentKeys(signal: AbortSignal): Promise<ProviderResult<KeyObject[]>> {
-    if (cached && now().getTime() - cached.readAt < KEYS_MAX_AGE_MS) return { ok: true, value: cached.keys };
-    const read = await readKeys(signal);
-    // A failed re-read keeps the last good keys.
-    return !read.ok && cached ? { ok: true, value: cached.keys } : read;
-  }
 
   return {
     async verify(input, signal) {
@@ -194,13 +184,13 @@ export function createTruecallerSignedProfiles(options: SignedProfileOptions): T
       const hash = hashOfAlgorithm(input.signatureAlgorithm);
       if (hash === undefined) return rejected("UnsupportedAlgorithm", "signature algorithm is not one Truecaller uses");
 
-      const keys = await currentKeys(signal);
-      if (!keys.ok) return keys;
-      if (!signedByOneOf(keys.value, input, hash)) {
+      const current = await keys.get(signal);
+      if (!current.ok) return current;
+      if (!signedByOneOf(current.value, input, hash)) {
         const at = now().getTime();
         if (at - lastRefetchForFailure < KEY_REFETCH_COOLDOWN_MS) return rejected("BadSignature", "no Truecaller key verifies the signature");
         lastRefetchForFailure = at;
-        const fresh = await readKeys(signal);
+        const fresh = await keys.reload(signal);
         if (!fresh.ok) return fresh;
         if (!signedByOneOf(fresh.value, input, hash)) return rejected("BadSignature", "no Truecaller key verifies the signature");
       }

@@ -36,6 +36,7 @@ export function createWgtwoProvider(options: WgtwoOptions): PhoneLoginProvider {
       jwksUri: `${options.baseUrl}/.well-known/jwks.json`,
       timeoutMs: options.timeoutMs,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.now ? { now: options.now } : {}),
     }),
   };
   const found = Promise.resolve({ ok: true, value: endpoints } as const);
