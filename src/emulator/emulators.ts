@@ -41,20 +41,7 @@ export async function startEmulators({ port, host, publicHost }: EmulatorSetting
       truecaller,
       oidc,
       wgtwo,
-      gatewayEnvironment: {
-        TRUECALLER_CLIENT_ID: DEFAULT_CLIENT_ID,
-        TRUECALLER_BASE_URL: truecallerUrl.origin,
-        TRUECALLER_VERIFICATION_BASE_URL: truecallerUrl.origin,
-        TRUECALLER_KEYS_URL: `${truecallerUrl.origin}/v1/key`,
-        TRUECALLER_SIGNED_PROFILES: "true",
-        OIDC_ISSUER: oidc.issuer,
-        OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
-        OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,
-        WGTWO_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
-        WGTWO_CLIENT_SECRET: DEFAULT_OIDC_CLIENT_SECRET,
-        WGTWO_BASE_URL: wgtwoUrl,
-        WGTWO_REDIRECT_URI: DEFAULT_REDIRECT_URI,
-      },
+      gatewayEnvironment: gatewayEnvironmentFor({ truecaller: truecallerUrl.origin, oidcIssuer: oidc.issuer, wgtwo: wgtwoUrl }),
       help: [emulatorHelp(truecallerUrl.origin), oidcEmulatorHelp(oidcUrl, "auth0"), oidcEmulatorHelp(wgtwoUrl, "wgtwo")].join("\n"),
       close,
     };
@@ -62,4 +49,22 @@ export async function startEmulators({ port, host, publicHost }: EmulatorSetting
     await close();
     throw error;
   }
+}
+
+/** The gateway settings that point every provider at emulators with these addresses. */
+export function gatewayEnvironmentFor(emulators: { truecaller: string; oidcIssuer: string; wgtwo: string }): Record<string, string> {
+  return {
+    TRUECALLER_CLIENT_ID: DEFAULT_CLIENT_ID,
+    TRUECALLER_BASE_URL: emulators.truecaller,
+    TRUECALLER_VERIFICATION_BASE_URL: emulators.truecaller,
+    TRUECALLER_KEYS_URL: `${emulators.truecaller}/v1/key`,
+    TRUECALLER_SIGNED_PROFILES: "true",
+    OIDC_ISSUER: emulators.oidcIssuer,
+    OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
+    OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,
+    WGTWO_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
+    WGTWO_CLIENT_SECRET: DEFAULT_OIDC_CLIENT_SECRET,
+    WGTWO_BASE_URL: emulators.wgtwo,
+    WGTWO_REDIRECT_URI: DEFAULT_REDIRECT_URI,
+  };
 }

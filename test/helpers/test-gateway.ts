@@ -2,14 +2,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { loadConfig } from "../../src/config.js";
-import {
-  createOidcEmulator,
-  DEFAULT_OIDC_CLIENT_ID,
-  DEFAULT_OIDC_CLIENT_SECRET,
-  DEFAULT_REDIRECT_URI,
-  type OidcEmulator,
-  type OidcMintOptions,
-} from "../../src/emulator/oidc-emulator.js";
+import { gatewayEnvironmentFor } from "../../src/emulator/emulators.js";
+import { createOidcEmulator, type OidcEmulator, type OidcMintOptions } from "../../src/emulator/oidc-emulator.js";
 import { createTruecallerEmulator, type TruecallerEmulator, type TruecallerEmulatorOptions } from "../../src/emulator/truecaller-emulator.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
 import { ProviderTokenCache } from "../../src/store/provider-token-cache.js";
@@ -133,18 +127,7 @@ export async function startTestGateway(
     DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: keyPrefix,
-    TRUECALLER_CLIENT_ID: "emulator-client",
-    TRUECALLER_BASE_URL: emulatorUrl,
-    TRUECALLER_VERIFICATION_BASE_URL: emulatorUrl,
-    TRUECALLER_KEYS_URL: `${emulatorUrl}/v1/key`,
-    TRUECALLER_SIGNED_PROFILES: "true",
-    OIDC_ISSUER: oidc.issuer,
-    OIDC_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
-    OIDC_REDIRECT_URI: DEFAULT_REDIRECT_URI,
-    WGTWO_CLIENT_ID: DEFAULT_OIDC_CLIENT_ID,
-    WGTWO_CLIENT_SECRET: DEFAULT_OIDC_CLIENT_SECRET,
-    WGTWO_BASE_URL: wgtwoUrl,
-    WGTWO_REDIRECT_URI: DEFAULT_REDIRECT_URI,
+    ...gatewayEnvironmentFor({ truecaller: emulatorUrl, oidcIssuer: oidc.issuer, wgtwo: wgtwoUrl }),
     ...options.env,
   };
   const closeEmulators = () => Promise.allSettled([emulator.close(), oidc.close(), wgtwo.close()]);

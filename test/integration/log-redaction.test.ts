@@ -1,24 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordIssuedTokens } from "../helpers/issued-tokens.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 
 describe("log redaction", () => {
   let t: TestGateway;
   const secrets: string[] = [];
+  /** The tokens providers issued to the gateway. */
+  const issued = new Set<string>();
+  let wire: ReturnType<typeof recordIssuedTokens>;
 
   beforeAll(async () => {
     // Note every token a provider hands out (Truecaller, Auth0-style OIDC, wgtwo), to look for it in the logs.
-    const recordingFetch: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
-      if (/\/(v1|oauth|oauth2)\/token$/.test(String(input instanceof Request ? input.url : input)) && response.ok) {
-        const body = (await response.clone().json()) as Record<string, unknown>;
-        for (const name of ["access_token", "refresh_token", "id_token"]) {
-          if (typeof body[name] === "string") secrets.push(body[name]);
-        }
-      }
-      return response;
-    };
-    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "1500", LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_S: "300" }, fetch: recordingFetch });
+    wire = recordIssuedTokens(issued);
+    t = await startTestGateway({ env: { PROVIDER_TIMEOUT_MS: "1500", LOG_LEVEL: "trace", REFRESH_REUSE_GRACE_S: "300" }, fetch: wire.fetch });
   });
   afterAll(async () => t?.close());
 
@@ -46,6 +41,8 @@ describe("log redaction", () => {
     expect(await loginNotingSecrets()).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
 
     // The paths ran and logged; none of their lines holds a secret.
+    await wire.settled();
+    secrets.push(...issued);
     expect(secrets.length).toBeGreaterThan(16);
     expect(t.logs.filter((line) => line.includes('"login refused"'))).toHaveLength(7);
     const leaks = secrets.filter((secret) => t.logs.some((line) => line.includes(secret)));
@@ -110,7 +107,8 @@ describe("log redaction", () => {
     expect(await t.graphql(signedLogin, { p: signed.payload, s: signed.signature })).toMatchObject({ data: { verifyTruecallerSignedProfile: { __typename: "InvalidSignedProfileError" } } });
 
     expect(t.logs.some((line) => line.includes('"provider proof rejected"'))).toBe(true);
-    const leaks = [...otherSecrets, ...secrets].filter((secret) => secret.length > 0 && t.logs.some((line) => line.includes(secret)));
+    await wire.settled();
+    const leaks = [...otherSecrets, ...issued].filter((secret) => secret.length > 0 && t.logs.some((line) => line.includes(secret)));
     expect(leaks).toEqual([]);
   });
 

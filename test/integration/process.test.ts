@@ -28,7 +28,7 @@ describe("the gateway process", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("refuses to start in production without TRUECALLER_CLIENT_ID or a session signing key, naming them", async () => {
+  it("refuses to start in production without a provider, keys or issuer, naming them", async () => {
     const child = startMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none", TOKEN_ENCRYPTION_KEYS: "k1:s3cret-key" });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

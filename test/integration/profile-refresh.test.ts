@@ -13,9 +13,9 @@ import { DEFAULT_OIDC_CLIENT_ID, DEFAULT_OIDC_CLIENT_SECRET, type OidcMintOption
 import { startGateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { postGraphql, startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { recordIssuedTokens } from "../helpers/issued-tokens.js";
 
 /** Token endpoints of the Auth0, wgtwo and Truecaller emulators. */
-const TOKEN_PATHS = new Set(["/oauth/token", "/oauth2/token", "/v1/token"]);
 /** `<keyId>.<iv>.<ciphertext>.<tag>`: the test keyring's id "test", a 12-byte IV and a 16-byte tag in base64url. */
 const SEALED_SHAPE = /^test\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 
@@ -39,25 +39,8 @@ interface LoginSuccess {
 
 /** Every code, verifier, token and secret this file used: none may appear in a log line. */
 const secrets = new Set<string>([DEFAULT_OIDC_CLIENT_SECRET]);
-const reading = new Set<Promise<void>>();
-
 /** Passes every request through, collecting the tokens the providers issued. */
-const spyingFetch: typeof fetch = async (input, init) => {
-  const response = await fetch(input, init);
-  const url = input instanceof Request ? input.url : String(input);
-  if (!TOKEN_PATHS.has(new URL(url).pathname)) return response;
-  const read = response
-    .clone()
-    .json()
-    .then((answer: unknown) => {
-      const body = (answer ?? {}) as Record<string, unknown>;
-      for (const field of ["access_token", "refresh_token", "id_token"]) if (typeof body[field] === "string") secrets.add(body[field]);
-    })
-    .catch(() => {});
-  reading.add(read);
-  void read.finally(() => reading.delete(read));
-  return response;
-};
+const wire = recordIssuedTokens(secrets);
 
 let phoneSequence = randomInt(1_000_000, 8_000_000);
 /** A Swedish mobile number no other test uses. */
@@ -73,12 +56,12 @@ describe("refreshProfile against the OIDC and wgtwo emulators, PostgreSQL and Re
   const instanceLogs: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestGateway({ fetch: spyingFetch });
+    t = await startTestGateway({ fetch: wire.fetch });
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
   });
   afterAll(async () => {
-    await Promise.all([...reading]);
+    await wire.settled();
     await db?.end();
     await t?.close();
   });
@@ -340,7 +323,7 @@ describe("refreshProfile against the OIDC and wgtwo emulators, PostgreSQL and Re
     const { session, user } = await login("OIDC");
     await t.redis.del(`provider-token:oidc:${user.id}`);
     expect(await refreshed("OIDC", session.accessToken)).toMatchObject({ __typename: "ProfileRefreshed" });
-    await Promise.all([...reading]);
+    await wire.settled();
     // Code and verifier; access, refresh and ID token of the exchange; access and rotated refresh token of the refresh.
     expect(secrets.size - known).toBeGreaterThanOrEqual(7);
     expect([...secrets].some((secret) => secret.startsWith("eyJ"))).toBe(true);

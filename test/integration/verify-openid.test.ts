@@ -18,12 +18,12 @@ import {
   type OidcMintedCode,
   type OidcMintOptions,
 } from "../../src/emulator/oidc-emulator.js";
+import { recordIssuedTokens } from "../helpers/issued-tokens.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 
 const OTHER_CLIENT = "another-client";
 const WRONG_CLIENT_SECRET = "not-the-wgtwo-client-secret";
 /** Token endpoints of the Auth0 and wgtwo emulators, and Truecaller's. */
-const TOKEN_PATHS = new Set(["/oauth/token", "/oauth2/token", "/v1/token"]);
 /** `<keyId>.<iv>.<ciphertext>.<tag>`: the test keyring's id "test", a 12-byte IV and a 16-byte tag in base64url. */
 const SEALED_SHAPE = /^test\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 const AUTH0_ACCESS_TOKEN_LIFETIME_MS = 86_400_000;
@@ -58,28 +58,12 @@ const logSources: string[][] = [];
 /** A fetch that passes everything through, recording token requests and collecting the tokens issued. */
 function spyingFetch() {
   const tokenRequests: Array<{ path: string; contentType: string | null; authorization: string | null; body: string }> = [];
-  const reading = new Set<Promise<void>>();
-  const spy: typeof fetch = async (input, init) => {
-    const request = new Request(input, init);
-    const path = new URL(request.url).pathname;
-    if (!TOKEN_PATHS.has(path)) return fetch(request);
+  const recorder = recordIssuedTokens(secrets, async (request) => {
     const authorization = request.headers.get("authorization");
     if (authorization !== null) secrets.add(authorization.replace(/^Basic /, ""));
-    tokenRequests.push({ path, contentType: request.headers.get("content-type"), authorization, body: await request.clone().text() });
-    const response = await fetch(request);
-    const read = response
-      .clone()
-      .json()
-      .then((answer: unknown) => {
-        const body = (answer ?? {}) as Record<string, unknown>;
-        for (const field of ["access_token", "refresh_token", "id_token"]) if (typeof body[field] === "string") secrets.add(body[field]);
-      })
-      .catch(() => {});
-    reading.add(read);
-    void read.finally(() => reading.delete(read));
-    return response;
-  };
-  return { fetch: spy, tokenRequests, settled: () => Promise.all([...reading]) };
+    tokenRequests.push({ path: new URL(request.url).pathname, contentType: request.headers.get("content-type"), authorization, body: await request.text() });
+  });
+  return { ...recorder, tokenRequests };
 }
 
 let phoneSequence = randomInt(1_000_000, 8_000_000);
