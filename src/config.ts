@@ -74,6 +74,7 @@ const environmentSchema = z
     REFRESH_REUSE_GRACE_S: integer(0, 300).default(10),
     REVOKED_SESSION_RETENTION_DAYS: integer(0, 3_650).default(7),
     SESSION_PRUNE_INTERVAL_S: integer(60, 86_400).default(3_600),
+    NUMBER_RECYCLED_AFTER_DAYS: integer(7, 3_650).default(90),
     ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
@@ -110,6 +111,9 @@ const environmentSchema = z
       if (env[present] !== undefined && env[missing] === undefined) {
         context.addIssue({ code: "custom", path: [missing], message: `is required when ${present} is set` });
       }
+    }
+    if (env.TRUECALLER_SIGNED_PROFILES === "true" && env.TRUECALLER_CLIENT_ID === undefined) {
+      context.addIssue({ code: "custom", path: ["TRUECALLER_SIGNED_PROFILES"], message: "has no effect without TRUECALLER_CLIENT_ID" });
     }
     for (const [orphan, owner] of [
       ["WGTWO_ISSUER", "WGTWO_CLIENT_ID"],
@@ -155,6 +159,8 @@ export interface Config {
   /** Keys sealing provider tokens at rest; outside production a generated key kept under DATA_DIR. */
   readonly tokenEncryption: { kind: "keyring"; keys: [EncryptionKey, ...EncryptionKey[]] } | { kind: "generated"; file: string };
   readonly sessions: SessionSettings;
+  /** A number nobody logged in or refreshed a session with for this many days may belong to someone new. */
+  readonly numberRecycledAfterDays: number;
   /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
   readonly routerSecret: string | undefined;
   /** Absent when no client id is set: Truecaller's three paths then answer PROVIDER_MISCONFIGURED. */
@@ -260,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       revokedSessionRetentionDays: e.REVOKED_SESSION_RETENTION_DAYS,
       pruneIntervalSeconds: e.SESSION_PRUNE_INTERVAL_S,
     },
+    numberRecycledAfterDays: e.NUMBER_RECYCLED_AFTER_DAYS,
     routerSecret: e.ROUTER_SECRET,
     truecaller:
       e.TRUECALLER_CLIENT_ID === undefined

@@ -91,7 +91,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     }
     const encryptionKeyring = await encryptionKeys(config);
     const cipher = new TokenCipher(encryptionKeyring);
-    const users = new UserRepository(database.prisma, cipher);
+    const users = new UserRepository(database.prisma, cipher, config.numberRecycledAfterDays);
     const providerTokens = new ProviderTokenCache(cache, cipher);
     const accessTokens = new AccessTokens({
       keys: await signingKeys(config),

@@ -27,15 +27,25 @@ type TokenRefresh = { kind: "Refreshed"; tokens: ProviderTokens } | { kind: "Fai
  */
 export class ProfileService {
   /**
-   * Refreshes in flight, by identity: a provider that rotates refresh tokens
-   * (and treats a reused one as stolen) must see each token once, so
-   * concurrent refreshes of one identity on this instance share one exchange.
+   * Profile refreshes in flight, by user and provider: a provider that rotates
+   * refresh tokens (and treats a reused one as stolen) must see each token
+   * once, so concurrent refreshes of one identity on this instance share one
+   * run, from reading the stored tokens to storing the rotated ones.
    */
-  private readonly refreshesInFlight = new Map<string, Promise<TokenRefresh>>();
+  private readonly inFlight = new Map<string, Promise<ProfileRefreshOutcome>>();
 
   constructor(private readonly deps: ProfileServiceDependencies) {}
 
-  async refreshProfile(user: StoredUser, providerId: ProviderId): Promise<ProfileRefreshOutcome> {
+  refreshProfile(user: StoredUser, providerId: ProviderId): Promise<ProfileRefreshOutcome> {
+    const key = `${user.id}:${providerId}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const run = this.refreshOnce(user, providerId).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, run);
+    return run;
+  }
+
+  private async refreshOnce(user: StoredUser, providerId: ProviderId): Promise<ProfileRefreshOutcome> {
     const { logger } = this.deps;
     const provider = this.deps.providers.get(providerId);
     if (!provider) {
@@ -60,7 +70,7 @@ export class ProfileService {
       if (!profile.ok && profile.failure.kind !== "ProfileUnavailable") return this.refused(providerId, profile.failure);
     }
     if (!profile?.ok) {
-      const refreshed = await this.refreshTokens(provider, user.id, identity, deadline);
+      const refreshed = await this.exchangeRefreshToken(provider, user.id, identity, deadline);
       if (refreshed.kind !== "Refreshed") return refreshed.outcome;
       profile = await provider.fetchProfile(refreshed.tokens, deadline);
       if (!profile.ok) return this.refused(providerId, profile.failure);
@@ -74,16 +84,6 @@ export class ProfileService {
     }
     const updated = await this.deps.users.refreshProfile(user.id, { provider: providerId, subject }, user.phoneNumber, profileFieldsOf(profile.value));
     return updated ? { kind: "ProfileRefreshed", user: updated } : REAUTHENTICATION_REQUIRED;
-  }
-
-  /** One refresh per identity at a time; callers arriving meanwhile get its result. */
-  private refreshTokens(provider: PhoneLoginProvider, userId: string, identity: LinkedIdentity, deadline: AbortSignal): Promise<TokenRefresh> {
-    const key = `${provider.id}:${identity.subject}`;
-    const inFlight = this.refreshesInFlight.get(key);
-    if (inFlight) return inFlight;
-    const refresh = this.exchangeRefreshToken(provider, userId, identity, deadline).finally(() => this.refreshesInFlight.delete(key));
-    this.refreshesInFlight.set(key, refresh);
-    return refresh;
   }
 
   /**
@@ -101,7 +101,10 @@ export class ProfileService {
       return { kind: "Failed", outcome: this.refused(provider.id, refreshed.failure) };
     }
     if (refreshed.value.refreshToken !== undefined && refreshed.value.refreshToken !== stored.token) {
-      await this.deps.users.replaceRefreshToken(key, stored, refreshed.value.refreshToken);
+      if (!(await this.deps.users.replaceRefreshToken(key, stored, refreshed.value.refreshToken))) {
+        // Another instance refreshed this identity at the same time; one of the two rotated tokens is lost.
+        this.deps.logger.warn({ provider: provider.id, userId }, "rotated provider refresh token not stored: the identity was refreshed concurrently");
+      }
     }
     await keepAccessToken(this.deps.providerTokens, this.deps.logger, provider.id, userId, refreshed.value.access);
     return { kind: "Refreshed", tokens: refreshed.value };

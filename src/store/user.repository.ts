@@ -20,15 +20,9 @@ type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
 /** SQL fragments of the upsert that depend only on the columns, built once rather than per login. */
 const PROFILE_COLUMN_LIST = Prisma.raw(PROFILE_COLUMNS.join(", "));
-const PROFILE_UPDATES = Prisma.raw(
-  PROFILE_COLUMNS.map(
-    (column) => `${column} = CASE WHEN (SELECT changed_hands FROM ownership) THEN EXCLUDED.${column} ELSE COALESCE(EXCLUDED.${column}, u.${column}) END`,
-  ).join(",\n          "),
-);
+const PROFILE_UPDATES = Prisma.raw(PROFILE_COLUMNS.map((column) => `${column} = COALESCE(EXCLUDED.${column}, u.${column})`).join(",\n          "));
 
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
-/** Operators give a disconnected number to a new subscriber after about three months (India: 90 days). */
-export const DEFAULT_NUMBER_RECYCLED_AFTER_DAYS = 90;
 const IDENTITY_MOVED: RevocationReason = "identity_moved";
 /**
  * The first key of the login's advisory locks (the two-int4 form, a key space
@@ -120,12 +114,12 @@ export class UserRepository {
     private readonly prisma: PrismaClient,
     /** Seals provider refresh tokens at rest. */
     private readonly cipher: TokenCipher,
-    /** A number none of whose identities logged in for this long may have been given to someone else. */
-    private readonly recycledAfterDays: number = DEFAULT_NUMBER_RECYCLED_AFTER_DAYS,
+    /** A number nobody logged in or refreshed a session with for this long may have been given to someone else. */
+    private readonly recycledAfterDays: number,
   ) {}
 
   /**
-   * Records a verified login in one statement: creates the user of the phone
+   * Records a verified login in one transaction: creates the user of the phone
    * number or refreshes the existing one, records the provider identity beside
    * it, and opens `session` for the user — so a stored login always has its
    * session. Logins of one number, and of one provider account, take turns on
@@ -137,20 +131,21 @@ export class UserRepository {
    * holds only for the row a statement inserted, so exactly one of them
    * reports `created`.
    *
-   * Profile fields the provider did not send (scopes not granted) keep their
-   * stored values while the row belongs to the person logging in: this identity
-   * is linked to it, or only other providers' identities are (the same person
-   * adding a provider). Otherwise the number changed hands — another account at
-   * this provider holds it, its previous owner moved to a new number and left
-   * it without identities, or none of its identities has logged in for
-   * `recycledAfterDays` (the only sign a number-only proof such as Truecaller's
-   * OTP can give, since its identity is the number) — and the stored profile
-   * is the previous owner's: it is replaced whole, every identity of the
-   * previous owner is unlinked (with the provider refresh tokens kept beside
-   * them), and every session of the previous owner is revoked. An identity
-   * that moved to another number follows it, with a new `linked_at`; when the
-   * account it left has no identity left, that account's sessions are revoked:
-   * their tokens claim a number nobody proves any more.
+   * The number stays with its user while the person logging in is its owner:
+   * this identity is linked to it, or only other providers' identities are
+   * (the same person adding a provider); profile fields the provider did not
+   * send (scopes not granted) keep their stored values. Otherwise the number
+   * changed hands — another account at this provider holds it, its previous
+   * owner moved to a new number and left it without identities, or nobody
+   * logged in or refreshed a session with it for `recycledAfterDays` (the only
+   * sign a number-only proof such as Truecaller's OTP can give, since its
+   * identity is the number). Then the previous owner's user releases the
+   * number (kept, with its id, for the records other services hold under it,
+   * but no longer found), loses every identity (and the provider refresh tokens
+   * kept beside them) and every session, and the new owner gets a new user.
+   * An identity that moved to another number follows it, with a new
+   * `linked_at`; when the account it left has no identity left, that account's
+   * sessions are revoked: their tokens claim a number nobody proves any more.
    */
   async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
     const profile = profileColumns(login);
@@ -160,20 +155,42 @@ export class UserRepository {
     // before it would wait for another login's row lock, so two at once could each miss the other.
     // Both locks are taken in key order, so two logins never wait for each other's second lock.
     const [first, second] = [lockKey(`number:${login.phoneNumber}`), lockKey(`identity:${login.provider}:${login.subject}`)].sort((a, b) => a - b);
-    const [, rows] = await this.prisma.$transaction([
+    const [, , rows] = await this.prisma.$transaction([
       this.prisma.$executeRaw`
         SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${first}::int4), pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${second}::int4)`,
-      this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
-      WITH holder AS (
-        SELECT i.provider, i.subject, i.last_login_at FROM identities i JOIN users x ON x.id = i.user_id WHERE x.phone_number = ${login.phoneNumber}
+      // A number that changed hands is released by its previous owner's account first (a statement of its own,
+      // so that the insert below sees the number free): the new owner gets a user of their own.
+      this.prisma.$executeRaw`
+      WITH holder_user AS (
+        SELECT id FROM users WHERE phone_number = ${login.phoneNumber}
+      ), holder AS (
+        SELECT i.provider, i.subject, i.last_login_at FROM identities i JOIN holder_user h ON h.id = i.user_id
+      ), last_seen AS (
+        -- A user who keeps refreshing a session is using the number, logins or not.
+        SELECT GREATEST(
+          (SELECT max(last_login_at) FROM holder),
+          (SELECT max(t.issued_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN holder_user h ON h.id = s.user_id
+           WHERE s.revoked_at IS NULL)
+        ) AS at
       ), ownership AS (
-        SELECT NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
+        SELECT EXISTS (SELECT 1 FROM holder_user)
+               AND NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
                AND (
                  (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}))
                  OR NOT EXISTS (SELECT 1 FROM holder)
-                 OR (SELECT max(last_login_at) FROM holder) < now() - make_interval(days => ${this.recycledAfterDays}::int)
+                 OR (SELECT at FROM last_seen) < now() - make_interval(days => ${this.recycledAfterDays}::int)
                ) AS changed_hands
-      ), upserted AS (
+      ), released AS (
+        UPDATE users u SET phone_number = NULL, number_released_at = now(), updated_at = now()
+        FROM holder_user h WHERE u.id = h.id AND (SELECT changed_hands FROM ownership)
+        RETURNING u.id
+      ), unlinked AS (
+        DELETE FROM identities d USING released r WHERE d.user_id = r.id
+      )
+      UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
+      FROM released r WHERE s.user_id = r.id AND s.revoked_at IS NULL`,
+      this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
+      WITH upserted AS (
         INSERT INTO users AS u (id, phone_number, phone_number_verified, ${PROFILE_COLUMN_LIST}, created_at, updated_at)
         VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
         ON CONFLICT (phone_number) DO UPDATE SET
@@ -183,10 +200,6 @@ export class UserRepository {
         RETURNING u.*, (u.xmax = 0) AS created
       ), previous_link AS (
         SELECT user_id FROM identities WHERE provider = ${login.provider} AND subject = ${login.subject}
-      ), unlinked AS (
-        DELETE FROM identities d USING upserted
-        WHERE d.user_id = upserted.id AND (d.provider, d.subject) <> (${login.provider}, ${login.subject})
-          AND (d.provider = ${login.provider} OR (SELECT changed_hands FROM ownership))
       ), linked AS (
         INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at, refresh_token)
         SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now(), ${sealedRefreshToken} FROM upserted
@@ -196,9 +209,6 @@ export class UserRepository {
           last_login_at = EXCLUDED.last_login_at,
           -- A login without offline access leaves the provider's earlier refresh token usable.
           refresh_token = COALESCE(EXCLUDED.refresh_token, i.refresh_token)
-      ), ended AS (
-        UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
-        FROM upserted WHERE s.user_id = upserted.id AND s.revoked_at IS NULL AND (SELECT changed_hands FROM ownership)
       ), moved_away AS (
         UPDATE sessions s SET revoked_at = now(), revoked_reason = ${IDENTITY_MOVED}
         FROM previous_link p, upserted
@@ -254,20 +264,24 @@ export class UserRepository {
    * that is still in use.
    */
   async findIdentity(userId: string, provider: IdentityProviderId): Promise<LinkedIdentity | undefined> {
-    const rows = await this.prisma.$queryRaw<Array<{ subject: string; refreshToken: string | null }>>`
-      SELECT subject, refresh_token AS "refreshToken" FROM identities WHERE user_id = ${userId}::uuid AND provider = ${provider}`;
-    const row = rows[0];
-    if (!row) return undefined;
-    if (row.refreshToken === null) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: false };
-    const identity = { provider, subject: row.subject };
-    const token = this.cipher.open(row.refreshToken, refreshTokenContext(provider, row.subject));
-    if (token === undefined) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: true };
-    let stored: StoredRefreshToken = { token, sealed: row.refreshToken };
-    if (!this.cipher.sealedWithCurrentKey(row.refreshToken)) {
+    // A re-seal can lose to a concurrent rotation; then read again what that one stored.
+    for (let attempt = 0; ; attempt += 1) {
+      const rows = await this.prisma.$queryRaw<Array<{ subject: string; refreshToken: string | null }>>`
+        SELECT subject, refresh_token AS "refreshToken" FROM identities WHERE user_id = ${userId}::uuid AND provider = ${provider}`;
+      const row = rows[0];
+      if (!row) return undefined;
+      if (row.refreshToken === null) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: false };
+      const identity = { provider, subject: row.subject };
+      const token = this.cipher.open(row.refreshToken, refreshTokenContext(provider, row.subject));
+      if (token === undefined) return { subject: row.subject, refreshToken: undefined, refreshTokenUnreadable: true };
+      if (this.cipher.sealedWithCurrentKey(row.refreshToken) || attempt > 0) {
+        return { subject: row.subject, refreshToken: { token, sealed: row.refreshToken }, refreshTokenUnreadable: false };
+      }
       const resealed = this.seal(identity, token);
-      if (await this.replaceSealed(identity, row.refreshToken, resealed)) stored = { token, sealed: resealed };
+      if (await this.replaceSealed(identity, row.refreshToken, resealed)) {
+        return { subject: row.subject, refreshToken: { token, sealed: resealed }, refreshTokenUnreadable: false };
+      }
     }
-    return { subject: row.subject, refreshToken: stored, refreshTokenUnreadable: false };
   }
 
   /**
@@ -301,10 +315,10 @@ export class UserRepository {
     return byUser;
   }
 
-  /** The users of those ids that exist. */
+  /** The users of those ids that exist and still hold their number (a released user is nobody's any more). */
   async findByIds(ids: readonly string[]): Promise<Map<string, StoredUser>> {
     const rows = await this.prisma.$queryRaw<StoredUser[]>`
-      SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[])`;
+      SELECT ${STORED_USER_COLUMNS} FROM users u WHERE u.id = ANY(${ids}::uuid[]) AND u.phone_number IS NOT NULL`;
     return new Map(rows.map((row) => [row.id, row]));
   }
 }

@@ -117,7 +117,7 @@ describe("GraphQL over HTTP without any provider configured", () => {
   beforeAll(async () => {
     // Empty counts as unset.
     t = await startTestGateway({
-      env: { TRUECALLER_CLIENT_ID: "", WGTWO_CLIENT_ID: "", WGTWO_CLIENT_SECRET: "", WGTWO_REDIRECT_URI: "", OIDC_ISSUER: "", OIDC_CLIENT_ID: "", OIDC_REDIRECT_URI: "" },
+      env: { TRUECALLER_CLIENT_ID: "", TRUECALLER_SIGNED_PROFILES: "", WGTWO_CLIENT_ID: "", WGTWO_CLIENT_SECRET: "", WGTWO_REDIRECT_URI: "", OIDC_ISSUER: "", OIDC_CLIENT_ID: "", OIDC_REDIRECT_URI: "" },
     });
   });
   afterAll(async () => t?.close());

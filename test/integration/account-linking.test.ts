@@ -25,7 +25,7 @@ interface SignedIn {
   __typename: "LoginSuccess";
   isNewUser: boolean;
   user: { id: string; phoneNumber: string; givenName: string | null; identities: Array<{ provider: string; linkedAt: string }> };
-  session: { accessToken: string };
+  session: { accessToken: string; refreshToken: string };
 }
 interface Me {
   id: string;
@@ -252,46 +252,77 @@ describe("account linking: one user per verified phone number", () => {
     const other = signedIn(await openid("WGTWO", digits));
     const next = signedIn(await truecaller(digits, "next-owner", "New"));
 
-    expect(next.user).toMatchObject({ id: previous.user.id, givenName: "New" });
+    // A user of their own: other services' records under the previous owner's id stay the previous owner's.
+    expect(next).toMatchObject({ isNewUser: true, user: { givenName: "New" } });
+    expect(next.user.id).not.toBe(previous.user.id);
     await expectSessionEnded(previous.session);
     await expectSessionEnded(other.session);
-    // The previous owner's wgtwo account (and any refresh token kept with it) must not stay on the new owner's user.
+    // The previous owner's wgtwo account (and any refresh token kept with it) does not come along.
     expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["TRUECALLER"]);
-    expect(await identityRows(previous.user.id)).toEqual([{ provider: "truecaller", subject: "next-owner" }]);
+    expect(await identityRows(previous.user.id)).toEqual([]);
+    expect(await userRows(`+${digits}`)).toEqual([{ id: next.user.id }]);
   });
 
   describe("a number nobody logged in with for the recycling horizon (90 days)", () => {
-    /** Moves every login of the number's user back by `days`, as if time had passed. */
+    /** Moves every login of the user back by `days`, as if time had passed. */
     async function ageLogins(userId: string, days: number) {
       await db.query("UPDATE identities SET last_login_at = last_login_at - make_interval(days => $2) WHERE user_id = $1", [userId, days]);
+    }
+
+    /** Moves every login and every session refresh of the user back by `days`: nobody used the number since. */
+    async function ageAllUse(userId: string, days: number) {
+      await ageLogins(userId, days);
+      await db.query(
+        `UPDATE refresh_tokens t SET issued_at = issued_at - make_interval(days => $2)
+         FROM sessions s WHERE s.id = t.session_id AND s.user_id = $1`,
+        [userId, days],
+      );
     }
 
     it("is a new owner's even through a number-only proof: the previous profile, identities and sessions are gone", async () => {
       const digits = freshIndianNumber();
       const previous = signedIn(await truecaller(digits, randomUUID(), "Old"));
-      await ageLogins(previous.user.id, 91);
+      await ageAllUse(previous.user.id, 91);
 
       const next = signedIn(await otp(digits));
-      expect(next.user).toMatchObject({ id: previous.user.id, givenName: null, email: null });
+      expect(next).toMatchObject({ isNewUser: true, user: { givenName: null, email: null } });
+      expect(next.user.id).not.toBe(previous.user.id);
       await expectSessionEnded(previous.session);
-      expect(await identityRows(previous.user.id)).toEqual([{ provider: "truecaller_otp", subject: `+${digits}` }]);
+      expect(await identityRows(previous.user.id)).toEqual([]);
+      expect(await identityRows(next.user.id)).toEqual([{ provider: "truecaller_otp", subject: `+${digits}` }]);
     });
 
     it("is a new owner's through another provider's account too", async () => {
       const digits = freshIndianNumber();
       const previous = signedIn(await truecaller(digits, randomUUID(), "Old"));
-      await ageLogins(previous.user.id, 91);
+      await ageAllUse(previous.user.id, 91);
 
       const next = signedIn(await openid("OIDC", digits, { given_name: "New" }));
-      expect(next.user).toMatchObject({ givenName: "New", email: expect.not.stringContaining("old") });
+      expect(next).toMatchObject({ isNewUser: true, user: { givenName: "New" } });
+      expect(next.user.id).not.toBe(previous.user.id);
       await expectSessionEnded(previous.session);
       expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["OIDC"]);
+    });
+
+    it("stays with its owner who kept refreshing a session, however old the last login", async () => {
+      const digits = freshIndianNumber();
+      const owner = signedIn(await truecaller(digits, randomUUID(), "Asha"));
+      await ageAllUse(owner.user.id, 200);
+      // Yesterday's app start refreshed the session: the owner still uses the number.
+      const refreshed = await t.graphql<{ refreshSession: { __typename: string } }>(
+        "mutation ($token: String!) { refreshSession(refreshToken: $token) { __typename } }",
+        { token: owner.session.refreshToken },
+      );
+      expect(refreshed.data?.refreshSession.__typename).toBe("SessionRefreshed");
+
+      const again = signedIn(await otp(digits));
+      expect(again.user).toMatchObject({ id: owner.user.id, givenName: "Asha" });
     });
 
     it("stays with its owner while any of its identities logged in within the horizon", async () => {
       const digits = freshIndianNumber();
       const owner = signedIn(await truecaller(digits, randomUUID(), "Asha"));
-      await ageLogins(owner.user.id, 89);
+      await ageAllUse(owner.user.id, 89);
 
       const again = signedIn(await otp(digits));
       expect(again.user).toMatchObject({ id: owner.user.id, givenName: "Asha" });
@@ -302,7 +333,7 @@ describe("account linking: one user per verified phone number", () => {
       const digits = freshIndianNumber();
       const sub = randomUUID();
       const owner = signedIn(await truecaller(digits, sub, "Asha"));
-      await ageLogins(owner.user.id, 400);
+      await ageAllUse(owner.user.id, 400);
 
       const back = signedIn(await truecaller(digits, sub));
       expect(back.user).toMatchObject({ id: owner.user.id });

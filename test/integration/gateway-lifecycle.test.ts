@@ -14,11 +14,11 @@ describe("restart persistence (PostgreSQL + Redis)", () => {
 
   it("recognises a user after the gateway restarts, and the cached token survives", async () => {
     t = await startTestGateway();
-    const first = await t.login({ profile: { phone_number: "919811111111" } });
+    const first = await t.login({ profile: { phone_number: "919811111111", sub: "restart-sub" } });
     const userId = (first.user as { id: string }).id;
     await t.restartGateway();
     expect(await t.providerTokens.get("truecaller", userId)).toBeDefined();
-    const again = await t.login({ profile: { phone_number: "919811111111" } });
+    const again = await t.login({ profile: { phone_number: "919811111111", sub: "restart-sub" } });
     expect(again).toMatchObject({ isNewUser: false, user: { id: userId } });
   });
 });

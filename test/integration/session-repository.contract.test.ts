@@ -149,7 +149,9 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
       const number = "+919800009002";
       const previous = await logIn(new Date(), undefined, number, "previous-owner");
       const next = await logIn(new Date(), undefined, number, "new-owner");
-      expect(next.user.id).toBe(previous.user.id);
+      // The new owner is a new user; the previous one keeps its id but gives the number up.
+      expect(next.user.id).not.toBe(previous.user.id);
+      expect(await subject.prisma.user.findUniqueOrThrow({ where: { id: previous.user.id } })).toMatchObject({ phoneNumber: null, numberReleasedAt: expect.any(Date) });
       expect(await subject.sessions.findActiveSessionUser(previous.session.id, previous.user.id)).toBeUndefined();
       expect(await subject.sessions.findActiveSessionUser(next.session.id, next.user.id)).toBeDefined();
       const [revoked] = await subject.prisma.session.findMany({ where: { id: previous.session.id } });
@@ -160,12 +162,14 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
       for (let round = 0; round < 12; round++) {
         const number = `+91980001${String(round).padStart(4, "0")}`;
         for (let attempt = 0; attempt < 3; attempt++) {
-          const [a, b] = await Promise.all([logIn(new Date(), undefined, number, "person-a"), logIn(new Date(), undefined, number, "person-b")]);
-          const identities = await subject.prisma.identity.findMany({ where: { userId: a.user.id, provider: "truecaller" } });
-          expect(identities).toHaveLength(1);
-          const live = await subject.prisma.session.findMany({ where: { userId: a.user.id, revokedAt: null } });
-          const owner = identities[0]!.subject === "person-a" ? a : b;
-          expect(live.map((session) => session.id)).toEqual([owner.session.id]);
+          await Promise.all([logIn(new Date(), undefined, number, "person-a"), logIn(new Date(), undefined, number, "person-b")]);
+          // Whoever came second holds the number, with one identity and the only live session on it.
+          const holder = await subject.prisma.user.findUniqueOrThrow({ where: { phoneNumber: number }, include: { identities: true, sessions: true } });
+          expect(holder.identities).toHaveLength(1);
+          const live = await subject.prisma.session.findMany({
+            where: { revokedAt: null, user: { OR: [{ phoneNumber: number }, { identities: { some: { subject: { in: ["person-a", "person-b"] } } } }] } },
+          });
+          expect(live.map((session) => session.userId)).toEqual([holder.id]);
         }
       }
     });
@@ -244,7 +248,7 @@ function onPostgres(defaults: { database?: Record<string, string>; urlOptions?: 
     const { database } = await openDatabase({ kind: "postgres", url: url.href, poolSize: 10 });
     return {
       sessions: new SessionRepository(database.prisma),
-      users: new UserRepository(database.prisma, testTokenCipher()),
+      users: new UserRepository(database.prisma, testTokenCipher(), 90),
       prisma: database.prisma,
       async close() {
         await database.close();
@@ -265,5 +269,5 @@ sessionRepositoryContract("PostgreSQL with Asia/Kolkata in its URL", onPostgres(
 
 sessionRepositoryContract("PGlite (embedded)", async () => {
   const { database, close } = await openEmbeddedTestDatabase();
-  return { sessions: new SessionRepository(database.prisma), users: new UserRepository(database.prisma, testTokenCipher()), prisma: database.prisma, close };
+  return { sessions: new SessionRepository(database.prisma), users: new UserRepository(database.prisma, testTokenCipher(), 90), prisma: database.prisma, close };
 });

@@ -361,7 +361,7 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
     const phone = "919811100003";
     const previousOwner = await signIn({ phone_number: phone, sub: "previous-owner" });
     const newOwner = await signIn({ phone_number: phone, sub: "new-owner" });
-    expect(newOwner.user.id).toBe(previousOwner.user.id);
+    expect(newOwner.user.id).not.toBe(previousOwner.user.id);
     expectUnauthenticated(await me(previousOwner.session.accessToken));
     expect(await refresh(previousOwner.session.refreshToken)).toMatchObject({ code: "INVALID_REFRESH_TOKEN" });
     expect(await me(newOwner.session.accessToken)).toMatchObject({ data: { me: { id: newOwner.user.id } } });

@@ -78,14 +78,20 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       expect(again.user).toMatchObject({ email: "asha@example.com", addressLocality: "Bangalore" });
     });
 
-    it("replaces the previous owner's profile when another account at the provider verifies a recycled number", async () => {
+    it("gives a recycled number's new owner a user of their own when another account at the provider verifies it", async () => {
       const previous = await upsert(subject, login({ phoneNumber: "+919800000004", subject: "old-owner" }));
       const next = await upsert(subject,
         login({ phoneNumber: "+919800000004", subject: "new-owner", givenName: "Ravi", familyName: undefined, email: undefined, gender: undefined }),
       );
-      expect(next.user).toMatchObject({ id: previous.user.id, givenName: "Ravi", familyName: null, email: null, gender: null });
-      // The previous owner's account is unlinked from the number it no longer holds...
-      expect(await identitiesOf(subject, previous.user.id)).toEqual(["truecaller:new-owner"]);
+      // Nothing of the previous owner's reaches the new one, not even the id other services keep records under.
+      expect(next.created).toBe(true);
+      expect(next.user).toMatchObject({ givenName: "Ravi", familyName: null, email: null, gender: null });
+      expect(next.user.id).not.toBe(previous.user.id);
+      expect(await identitiesOf(subject, next.user.id)).toEqual(["truecaller:new-owner"]);
+      // The previous owner's user gives the number up, loses its identities, and is found by id no more.
+      expect(await identitiesOf(subject, previous.user.id)).toEqual([]);
+      expect(await subject.prisma.user.findUniqueOrThrow({ where: { id: previous.user.id } })).toMatchObject({ phoneNumber: null, givenName: "Asha" });
+      expect([...(await subject.users.findByIds([previous.user.id, next.user.id])).keys()]).toEqual([next.user.id]);
       // ...so the new owner's next login keeps what they shared before.
       await upsert(subject, login({ phoneNumber: "+919800000004", subject: "new-owner", email: "ravi@example.com" }));
       const later = await upsert(subject, login({ phoneNumber: "+919800000004", subject: "new-owner", email: undefined }));
@@ -99,6 +105,7 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
         login({ phoneNumber: "+919800000007", subject: "bob", givenName: "Bob", email: undefined, addressLocality: undefined }),
       );
       expect(bob.user).toMatchObject({ givenName: "Bob", email: null, addressLocality: null });
+      expect(bob.created).toBe(true);
     });
 
     it("keeps the profile when the same person adds another provider", async () => {
@@ -296,9 +303,9 @@ async function setLinkedAt(subject: Subject, provider: string, identitySubject: 
 function repositories(prisma: PrismaClient) {
   const key = testEncryptionKey("old");
   return {
-    users: new UserRepository(prisma, new TokenCipher([key])),
-    usersWithOtherKey: new UserRepository(prisma, testTokenCipher()),
-    usersAfterKeyRotation: new UserRepository(prisma, new TokenCipher([testEncryptionKey("new"), key])),
+    users: new UserRepository(prisma, new TokenCipher([key]), 90),
+    usersWithOtherKey: new UserRepository(prisma, testTokenCipher(), 90),
+    usersAfterKeyRotation: new UserRepository(prisma, new TokenCipher([testEncryptionKey("new"), key]), 90),
   };
 }
 

@@ -386,13 +386,18 @@ describe("Truecaller without the app: access tokens and signed profiles", () => 
       expect(t.emulator.requestCount("keys")).toBe(1);
     });
 
-    it("answers PROVIDER_UNAVAILABLE when the key list cannot be read on first use, and recovers", async () => {
+    it("answers PROVIDER_UNAVAILABLE when the key list cannot be read on first use, without letting clients make it ask again", async () => {
       const signed = signProfile();
       t.emulator.injectFault({ endpoint: "keys", error: "server_error" });
       await withInstance({}, async (baseUrl) => {
         expect(await loginWithProfile(signed, baseUrl)).toMatchObject({ __typename: "ProviderUnavailableError", code: "PROVIDER_UNAVAILABLE" });
         expect(await usersWithPhone(signed.profile.phoneNumber!)).toBe(0);
-        // The failed attempt did not use the payload up.
+        // Anyone can submit profiles: while the failure is remembered (60 s) they do not reach Truecaller.
+        expect(await loginWithProfile(signed, baseUrl)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+        expect(t.emulator.requestCount("keys")).toBe(1);
+      });
+      // The failed attempts did not use the payload up: an instance that can read the keys accepts it.
+      await withInstance({}, async (baseUrl) => {
         expect(await loginWithProfile(signed, baseUrl)).toMatchObject({ __typename: "LoginSuccess" });
       });
       expect(t.emulator.requestCount("keys")).toBe(2);
@@ -410,7 +415,7 @@ describe("Truecaller without the app: access tokens and signed profiles", () => 
 
   describe("Truecaller not configured (TRUECALLER_CLIENT_ID empty)", () => {
     it("answers PROVIDER_MISCONFIGURED for both app-less mutations without calling Truecaller", async () => {
-      await withInstance({ TRUECALLER_CLIENT_ID: "" }, async (baseUrl) => {
+      await withInstance({ TRUECALLER_CLIENT_ID: "", TRUECALLER_SIGNED_PROFILES: "" }, async (baseUrl) => {
         expect(await loginWithToken({ accessToken: mintToken().accessToken }, baseUrl)).toMatchObject({
           __typename: "ProviderMisconfiguredError",
           code: "PROVIDER_MISCONFIGURED",

@@ -47,6 +47,7 @@ describe("loadConfig", () => {
       truecaller: undefined,
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
+      numberRecycledAfterDays: 90,
     });
   });
 
@@ -316,7 +317,14 @@ describe("loadConfig: TRUECALLER_PAYLOAD_MAX_AGE_S", () => {
     expect(loadConfig({ ...withoutTruecaller, TRUECALLER_KEYS_URL: "http://keys.example.com/v1/key", OIDC_ISSUER: "https://a.example.com/", OIDC_CLIENT_ID: "c" }).truecaller).toBeUndefined();
   });
 
+  it("reads NUMBER_RECYCLED_AFTER_DAYS within 7 to 3650 days, 90 by default", () => {
+    expect(loadConfig({}).numberRecycledAfterDays).toBe(90);
+    expect(loadConfig({ NUMBER_RECYCLED_AFTER_DAYS: "180" }).numberRecycledAfterDays).toBe(180);
+    expect(messageOf({ NUMBER_RECYCLED_AFTER_DAYS: "6" })).toBe("Invalid configuration: NUMBER_RECYCLED_AFTER_DAYS must be at least 7");
+  });
+
   it("names settings that have no effect without their provider", () => {
+    expect(messageOf({ TRUECALLER_SIGNED_PROFILES: "true" })).toBe("Invalid configuration: TRUECALLER_SIGNED_PROFILES has no effect without TRUECALLER_CLIENT_ID");
     expect(messageOf({ WGTWO_REDIRECT_URI: "com.example.app://callback", OIDC_REDIRECT_URI: "com.example.app://callback", WGTWO_ISSUER: "https://id.example.com/" })).toBe(
       "Invalid configuration: WGTWO_ISSUER has no effect without WGTWO_CLIENT_ID; WGTWO_REDIRECT_URI has no effect without WGTWO_CLIENT_ID; " +
         "OIDC_REDIRECT_URI has no effect without OIDC_ISSUER",
