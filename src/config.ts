@@ -159,7 +159,7 @@ export interface Config {
   /** Keys sealing provider tokens at rest; outside production a generated key kept under DATA_DIR. */
   readonly tokenEncryption: { kind: "keyring"; keys: [EncryptionKey, ...EncryptionKey[]] } | { kind: "generated"; file: string };
   readonly sessions: SessionSettings;
-  /** A number nobody logged in or refreshed a session with for this many days may belong to someone new. */
+  /** A number nobody logged in with for this many days may belong to someone new. */
   readonly numberRecycledAfterDays: number;
   /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
   readonly routerSecret: string | undefined;

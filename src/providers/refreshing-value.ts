@@ -26,6 +26,9 @@ export interface RefreshingValueOptions<T> {
   onStaleKept(failure: ProviderFailure): void;
 }
 
+/** How long after its deadline a load that ignores its signal is given up. */
+const LOAD_CUTOFF_GRACE_MS = 1_000;
+
 export function createRefreshingValue<T>(options: RefreshingValueOptions<T>): RefreshingValue<T> {
   let current: { value: T; freshUntil: number } | undefined;
   let lastFailure: { failure: ProviderFailure; retryAt: number } | undefined;
@@ -62,9 +65,14 @@ export function createRefreshingValue<T>(options: RefreshingValueOptions<T>): Re
     return pending;
   }
 
+  /**
+   * The load, given its deadline, and cut off shortly after it should it ignore
+   * it: a read that never ends would hold every later one back.
+   */
   function startLoad(): Promise<ProviderResult<T>> {
     try {
-      return options.load(AbortSignal.timeout(options.loadTimeoutMs));
+      const load = options.load(AbortSignal.timeout(options.loadTimeoutMs));
+      return withinDeadline(load, AbortSignal.timeout(options.loadTimeoutMs + LOAD_CUTOFF_GRACE_MS));
     } catch (error) {
       return Promise.reject(error);
     }

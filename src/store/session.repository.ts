@@ -76,7 +76,9 @@ export class SessionRepository {
     const rows = await this.prisma.$queryRaw<RotationRow[]>`
       WITH presented AS (
         SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, t.successor_hash, t.successor_key_id,
-               s.user_id, s.revoked_at, u.phone_number
+               -- A user that released its number has no live session (the release revoked them); say so here too.
+               s.user_id, CASE WHEN u.phone_number IS NULL THEN coalesce(s.revoked_at, u.number_released_at) ELSE s.revoked_at END AS revoked_at,
+               u.phone_number
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
         WHERE t.token_hash = ${presentedHash}
         FOR UPDATE OF t
@@ -140,7 +142,7 @@ export class SessionRepository {
     const rows = await this.prisma.$queryRaw<StoredUser[]>`
       SELECT ${STORED_USER_COLUMNS}
       FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.id = ${sessionId}::uuid AND s.user_id = ${userId}::uuid AND s.revoked_at IS NULL`;
+      WHERE s.id = ${sessionId}::uuid AND s.user_id = ${userId}::uuid AND s.revoked_at IS NULL AND u.phone_number IS NOT NULL`;
     return rows[0];
   }
 

@@ -22,6 +22,8 @@ type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 const PROFILE_COLUMN_LIST = Prisma.raw(PROFILE_COLUMNS.join(", "));
 const PROFILE_UPDATES = Prisma.raw(PROFILE_COLUMNS.map((column) => `${column} = COALESCE(EXCLUDED.${column}, u.${column})`).join(",\n          "));
 
+const PROFILE_RELEASE = Prisma.raw(PROFILE_COLUMNS.map((column) => `${column} = NULL`).join(", "));
+
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
 const IDENTITY_MOVED: RevocationReason = "identity_moved";
 /**
@@ -114,7 +116,7 @@ export class UserRepository {
     private readonly prisma: PrismaClient,
     /** Seals provider refresh tokens at rest. */
     private readonly cipher: TokenCipher,
-    /** A number nobody logged in or refreshed a session with for this long may have been given to someone else. */
+    /** A number nobody logged in with for this long may have been given to someone else. */
     private readonly recycledAfterDays: number,
   ) {}
 
@@ -135,14 +137,17 @@ export class UserRepository {
    * this identity is linked to it, or only other providers' identities are
    * (the same person adding a provider); profile fields the provider did not
    * send (scopes not granted) keep their stored values. Otherwise the number
-   * changed hands — another account at this provider holds it, its previous
-   * owner moved to a new number and left it without identities, or nobody
-   * logged in or refreshed a session with it for `recycledAfterDays` (the only
+   * changed hands — another account at this provider holds it, the account
+   * logging in proved another number before (someone moving to a number that
+   * has a holder), its previous owner moved to a new number and left it without
+   * identities, or nobody logged in with it for `recycledAfterDays` (the only
    * sign a number-only proof such as Truecaller's OTP can give, since its
-   * identity is the number). Then the previous owner's user releases the
-   * number (kept, with its id, for the records other services hold under it,
-   * but no longer found), loses every identity (and the provider refresh tokens
-   * kept beside them) and every session, and the new owner gets a new user.
+   * identity is the number; a refreshed session proves nothing, a lost phone's
+   * app refreshes too). Then the previous owner's user releases the number and
+   * its profile (the row and its id stay for the records other services hold
+   * under it, but it is no longer found), loses every identity (and the
+   * provider refresh tokens kept beside them) and every session, and the new
+   * owner gets a new user.
    * An identity that moved to another number follows it, with a new
    * `linked_at`; when the account it left has no identity left, that account's
    * sessions are revoked: their tokens claim a number nobody proves any more.
@@ -165,23 +170,24 @@ export class UserRepository {
         SELECT id FROM users WHERE phone_number = ${login.phoneNumber}
       ), holder AS (
         SELECT i.provider, i.subject, i.last_login_at FROM identities i JOIN holder_user h ON h.id = i.user_id
-      ), last_seen AS (
-        -- A user who keeps refreshing a session is using the number, logins or not.
-        SELECT GREATEST(
-          (SELECT max(last_login_at) FROM holder),
-          (SELECT max(t.issued_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN holder_user h ON h.id = s.user_id
-           WHERE s.revoked_at IS NULL)
-        ) AS at
       ), ownership AS (
+        -- Only a login proves that someone holds the number: a session refreshed by an app on a lost phone does not.
         SELECT EXISTS (SELECT 1 FROM holder_user)
                AND NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
                AND (
                  (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}))
+                 -- An account that proved another number before is someone who now holds this one, not the holder adding a provider.
+                 OR (NOT ${numberOnly} AND EXISTS (
+                   SELECT 1 FROM identities i WHERE i.provider = ${login.provider} AND i.subject = ${login.subject}
+                     AND i.user_id NOT IN (SELECT id FROM holder_user)
+                 ))
                  OR NOT EXISTS (SELECT 1 FROM holder)
-                 OR (SELECT at FROM last_seen) < now() - make_interval(days => ${this.recycledAfterDays}::int)
+                 OR (SELECT max(last_login_at) FROM holder) < now() - make_interval(days => ${this.recycledAfterDays}::int)
                ) AS changed_hands
       ), released AS (
-        UPDATE users u SET phone_number = NULL, number_released_at = now(), updated_at = now()
+        -- The row stays for the id other services keep records under; the previous owner's personal data does not.
+        UPDATE users u SET phone_number = NULL, phone_number_verified = false, number_released_at = now(), updated_at = now(),
+               ${PROFILE_RELEASE}
         FROM holder_user h WHERE u.id = h.id AND (SELECT changed_hands FROM ownership)
         RETURNING u.id
       ), unlinked AS (

@@ -246,6 +246,22 @@ describe("account linking: one user per verified phone number", () => {
     expect((await meOf(moved.session)).identities.map((identity) => identity.provider)).toEqual(["WGTWO"]);
   });
 
+  it("treats an account that proved another number as a new owner of a number someone holds", async () => {
+    const [held, elsewhere] = [freshIndianNumber(), freshIndianNumber()];
+    const holder = signedIn(await openid("WGTWO", held, { given_name: "Holder" }));
+    const sub = randomUUID();
+    const mover = signedIn(await truecaller(elsewhere, sub, "Mover"));
+    // The mover's Truecaller account now proves the number the wgtwo user holds.
+    const moved = signedIn(await truecaller(held, sub));
+
+    expect(moved.isNewUser).toBe(true);
+    expect(moved.user.id).not.toBe(holder.user.id);
+    expect(moved.user.givenName).not.toBe("Holder");
+    await expectSessionEnded(holder.session);
+    await expectSessionEnded(mover.session);
+    expect((await meOf(moved.session)).identities.map((identity) => identity.provider)).toEqual(["TRUECALLER"]);
+  });
+
   it("treats another account of the same provider on the number as a new owner: every identity of the previous one is unlinked and signed out", async () => {
     const digits = freshIndianNumber();
     const previous = signedIn(await truecaller(digits, "previous-owner", "Old"));
@@ -304,19 +320,20 @@ describe("account linking: one user per verified phone number", () => {
       expect((await meOf(next.session)).identities.map((identity) => identity.provider)).toEqual(["OIDC"]);
     });
 
-    it("stays with its owner who kept refreshing a session, however old the last login", async () => {
+    it("goes to its new holder even while the previous owner's app keeps refreshing its session", async () => {
       const digits = freshIndianNumber();
-      const owner = signedIn(await truecaller(digits, randomUUID(), "Asha"));
-      await ageAllUse(owner.user.id, 200);
-      // Yesterday's app start refreshed the session: the owner still uses the number.
+      const previous = signedIn(await truecaller(digits, randomUUID(), "Old"));
+      await ageAllUse(previous.user.id, 200);
+      // The lost phone's app still refreshes: that proves the app has a token, not that anyone holds the number.
       const refreshed = await t.graphql<{ refreshSession: { __typename: string } }>(
         "mutation ($token: String!) { refreshSession(refreshToken: $token) { __typename } }",
-        { token: owner.session.refreshToken },
+        { token: previous.session.refreshToken },
       );
       expect(refreshed.data?.refreshSession.__typename).toBe("SessionRefreshed");
 
-      const again = signedIn(await otp(digits));
-      expect(again.user).toMatchObject({ id: owner.user.id, givenName: "Asha" });
+      const next = signedIn(await otp(digits));
+      expect(next).toMatchObject({ isNewUser: true, user: { givenName: null } });
+      expect(next.user.id).not.toBe(previous.user.id);
     });
 
     it("stays with its owner while any of its identities logged in within the horizon", async () => {

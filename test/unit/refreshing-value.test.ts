@@ -422,4 +422,26 @@ describe("withinDeadline", () => {
     expect(caller.added).toHaveLength(1);
     expect(caller.removed).toEqual(caller.added);
   });
+
+  it("gives up a load that ignores its signal shortly after its deadline, so later reads are not held back", async () => {
+    let clock = 0;
+    let loads = 0;
+    const value = createRefreshingValue<string>({
+      load() {
+        loads += 1;
+        // A loader bug: it never settles and does not listen to its signal.
+        return new Promise<ProviderResult<string>>(() => {});
+      },
+      maxAgeMs: MAX_AGE_MS,
+      retryAfterFailureMs: RETRY_AFTER_FAILURE_MS,
+      loadTimeoutMs: 5,
+      now: () => clock,
+      onStaleKept: () => {},
+    });
+    expect(await value.get(deadline())).toEqual(TIMED_OUT);
+    clock += RETRY_AFTER_FAILURE_MS;
+    const second = value.get(deadline());
+    expect(loads).toBe(2);
+    expect(await second).toEqual(TIMED_OUT);
+  });
 });
