@@ -4,6 +4,7 @@ import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
 import { NUMBER_ONLY_PROVIDERS, type IdentityProviderId } from "../providers/provider.js";
 import type { NewSession, RevocationReason } from "./session.repository.js";
 import type { TokenCipher } from "./token-cipher.js";
+import { retriedOnDeadlock } from "./transactions.js";
 
 /** Columns filled from the provider's profile (the rest are identity and bookkeeping). */
 const PROFILE_COLUMNS = [
@@ -137,10 +138,9 @@ export class UserRepository {
    * this identity is linked to it, or only other providers' identities are
    * (the same person adding a provider); profile fields the provider did not
    * send (scopes not granted) keep their stored values. Otherwise the number
-   * changed hands — another account at this provider holds it, the account
-   * logging in proved another number before (someone moving to a number that
-   * has a holder), its previous owner moved to a new number and left it without
-   * identities, or nobody logged in with it for `recycledAfterDays` (the only
+   * changed hands — another account at this provider holds it, its previous
+   * owner moved to a new number and left it without identities, or nobody
+   * logged in with it for `recycledAfterDays` (the only
    * sign a number-only proof such as Truecaller's OTP can give, since its
    * identity is the number; a refreshed session proves nothing, a lost phone's
    * app refreshes too). Then the previous owner's user releases the number and
@@ -160,7 +160,7 @@ export class UserRepository {
     // before it would wait for another login's row lock, so two at once could each miss the other.
     // Both locks are taken in key order, so two logins never wait for each other's second lock.
     const [first, second] = [lockKey(`number:${login.phoneNumber}`), lockKey(`identity:${login.provider}:${login.subject}`)].sort((a, b) => a - b);
-    const [, , rows] = await this.prisma.$transaction([
+    const [, , rows] = await retriedOnDeadlock(() => this.prisma.$transaction([
       this.prisma.$executeRaw`
         SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${first}::int4), pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${second}::int4)`,
       // A number that changed hands is released by its previous owner's account first (a statement of its own,
@@ -176,11 +176,6 @@ export class UserRepository {
                AND NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
                AND (
                  (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}))
-                 -- An account that proved another number before is someone who now holds this one, not the holder adding a provider.
-                 OR (NOT ${numberOnly} AND EXISTS (
-                   SELECT 1 FROM identities i WHERE i.provider = ${login.provider} AND i.subject = ${login.subject}
-                     AND i.user_id NOT IN (SELECT id FROM holder_user)
-                 ))
                  OR NOT EXISTS (SELECT 1 FROM holder)
                  OR (SELECT max(last_login_at) FROM holder) < now() - make_interval(days => ${this.recycledAfterDays}::int)
                ) AS changed_hands
@@ -233,7 +228,7 @@ export class UserRepository {
         FROM opened
       )
       SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`,
-    ], { maxWait: LOGIN_TRANSACTION_MAX_WAIT_MS });
+    ], { maxWait: LOGIN_TRANSACTION_MAX_WAIT_MS }));
     const row = rows[0];
     if (!row) throw new Error("user upsert returned no row");
     const { created, ...user } = row;
