@@ -75,6 +75,9 @@ const environmentSchema = z
     REVOKED_SESSION_RETENTION_DAYS: integer(0, 3_650).default(7),
     SESSION_PRUNE_INTERVAL_S: integer(60, 86_400).default(3_600),
     NUMBER_RECYCLED_AFTER_DAYS: integer(7, 3_650).default(90),
+    LOGIN_REPLAY_TTL_S: integer(30, 3_600).default(600),
+    LOGIN_STATE_TTL_S: integer(30, 3_600).default(600),
+    REQUIRE_LOGIN_STATE: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
     ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
@@ -161,6 +164,7 @@ export interface Config {
   readonly sessions: SessionSettings;
   /** A number nobody logged in with for this many days may belong to someone new. */
   readonly numberRecycledAfterDays: number;
+  readonly logins: LoginSettings;
   /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
   readonly routerSecret: string | undefined;
   /** Absent when no client id is set: Truecaller's three paths then answer PROVIDER_MISCONFIGURED. */
@@ -173,6 +177,15 @@ export interface Config {
   readonly providerTimeoutMs: number;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
+}
+
+export interface LoginSettings {
+  /** A retry of a code login within this many seconds gets the same user without a second provider call. */
+  readonly replayTtlSeconds: number;
+  /** How long a state from startLogin stays usable. */
+  readonly stateTtlSeconds: number;
+  /** Every code login (and signed profile) must bring a state (nonce) from startLogin. */
+  readonly requireState: boolean;
 }
 
 export interface TruecallerSettings {
@@ -267,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pruneIntervalSeconds: e.SESSION_PRUNE_INTERVAL_S,
     },
     numberRecycledAfterDays: e.NUMBER_RECYCLED_AFTER_DAYS,
+    logins: { replayTtlSeconds: e.LOGIN_REPLAY_TTL_S, stateTtlSeconds: e.LOGIN_STATE_TTL_S, requireState: e.REQUIRE_LOGIN_STATE === "true" },
     routerSecret: e.ROUTER_SECRET,
     truecaller:
       e.TRUECALLER_CLIENT_ID === undefined

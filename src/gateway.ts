@@ -8,6 +8,7 @@ import express from "express";
 import type { GraphQLSchema } from "graphql";
 import type { ContainerType } from "type-graphql";
 import { AccessTokens } from "./auth/access-tokens.js";
+import { IdempotentExchange } from "./auth/idempotent-exchange.js";
 import { LoginService, type TruecallerAppLessPaths } from "./auth/login.service.js";
 import { ProfileService } from "./auth/profile.service.js";
 import { RefreshTokenSuccession } from "./auth/refresh-tokens.js";
@@ -31,6 +32,9 @@ import { createTruecallerSignedProfiles, SIGNED_PAYLOAD_CLOCK_SKEW_S } from "./p
 import { createTruecallerProvider } from "./providers/truecaller/truecaller.js";
 import { createWgtwoProvider } from "./providers/wgtwo/wgtwo.js";
 import { openDatabase, type Database } from "./store/database.js";
+import { KeyedHash } from "./store/keyed-hash.js";
+import { LoginChallenges } from "./store/login-challenges.js";
+import { LoginReplays } from "./store/login-replays.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
 import { SessionRepository } from "./store/session.repository.js";
@@ -108,8 +112,19 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       reuseGraceSeconds: config.sessions.reuseGraceSeconds,
       revokedSessionRetentionDays: config.sessions.revokedSessionRetentionDays,
     });
+    const challenges = new LoginChallenges(cache, new KeyedHash(encryptionKeyring, "login state"), config.logins.stateTtlSeconds * 1000);
     const logins = new LoginService({
       providers,
+      exchanges: new IdempotentExchange({
+        replays: new LoginReplays(cache, cipher, new KeyedHash(encryptionKeyring, "login replay")),
+        challenges,
+        logger,
+        replayTtlMs: config.logins.replayTtlSeconds * 1000,
+        loginTimeoutMs: config.loginTimeoutMs,
+        requireLoginState: config.logins.requireState,
+      }),
+      challenges,
+      requireLoginState: config.logins.requireState,
       truecaller: truecallerAppLessPaths(config, options, logger, cache),
       users,
       providerTokens,

@@ -7,6 +7,7 @@ export const MAX_CODE_LENGTH = 2_048;
 export const VERIFIER_MIN_LENGTH = 43;
 export const VERIFIER_MAX_LENGTH = 128;
 export const MAX_NONCE_LENGTH = 512;
+export const MAX_STATE_LENGTH = 512;
 export const MAX_NAME_LENGTH = 100;
 const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
 /** RFC 6749 Appendix A.11: `code = 1*VSCHAR`, VSCHAR = %x20-7E. */
@@ -27,7 +28,8 @@ export type InputField =
   | "payload"
   | "signature"
   | "signatureAlgorithm"
-  | "requestNonce";
+  | "requestNonce"
+  | "state";
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; field: InputField; problem: string };
 
@@ -37,6 +39,8 @@ export interface CodeLoginInput {
   readonly verifier: string | undefined;
   readonly redirectUri: string | undefined;
   readonly nonce: string | undefined;
+  /** The state from startLogin, as the provider sent it back. */
+  readonly state?: string | undefined;
 }
 
 function invalid(field: InputField, problem: string): { ok: false; field: InputField; problem: string } {
@@ -44,7 +48,7 @@ function invalid(field: InputField, problem: string): { ok: false; field: InputF
 }
 
 /** The rule a printable one-time value breaks, if any. */
-function printableProblem(value: string, maxLength: number): string | undefined {
+export function printableProblem(value: string, maxLength: number): string | undefined {
   if (value.trim().length === 0) return "must not be empty";
   if (value.length > maxLength) return `must be at most ${maxLength} characters`;
   if (!VSCHAR.test(value)) return "may contain only printable ASCII characters";

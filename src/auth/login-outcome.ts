@@ -21,7 +21,9 @@ export type LoginOutcome =
   | { kind: "ProfileUnavailable" }
   | { kind: "PhoneNotVerified" }
   | { kind: "InvalidIdToken" }
-  | { kind: "InvalidSignedProfile"; problem: SignedProfileProblem };
+  | { kind: "InvalidSignedProfile"; problem: SignedProfileProblem }
+  /** The state (or Truecaller requestNonce) is not one this deployment issued for the provider, or is used or expired. */
+  | { kind: "InvalidState" };
 
 /** What re-reading a signed-in user's provider profile can end in. */
 export type ProfileRefreshOutcome =

@@ -2,11 +2,15 @@ import type { Logger } from "../logger.js";
 import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile } from "../providers/provider.js";
 import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
 import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
+import type { LoginChallenge, LoginChallenges } from "../store/login-challenges.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
 import type { UsedPayloads } from "../store/used-payloads.js";
 import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
+import type { IdempotentExchange } from "./idempotent-exchange.js";
 import {
+  MAX_STATE_LENGTH,
+  printableProblem,
   validateCodeGrant,
   validateSignedProfileInput,
   validateTruecallerAccessToken,
@@ -31,6 +35,11 @@ export interface LoginServiceDependencies {
   /** Configured code-flow providers by id; a missing one answers ProviderMisconfigured without a network call. */
   readonly providers: ReadonlyMap<ProviderId, PhoneLoginProvider>;
   readonly truecaller: TruecallerAppLessPaths | undefined;
+  /** Code exchanges, idempotent across retries and instances. */
+  readonly exchanges: IdempotentExchange;
+  /** Nonces issued by startLogin; Truecaller's signed profiles must carry one when `requireLoginState`. */
+  readonly challenges: LoginChallenges;
+  readonly requireLoginState: boolean;
   readonly users: UserRepository;
   readonly providerTokens: ProviderTokenCache;
   readonly sessions: SessionService;
@@ -54,6 +63,16 @@ export class LoginService {
     return [...this.deps.providers.keys()];
   }
 
+  /**
+   * A state and nonce for one authorization request at `providerId`: the app
+   * sends the state through the provider and back, and gives the nonce to the
+   * provider (OIDC, wgtwo) or to Truecaller's SDK as `requestNonce`.
+   */
+  startLogin(providerId: ProviderId): Promise<LoginChallenge> {
+    // Issued for any provider: a login with an unconfigured one answers PROVIDER_MISCONFIGURED anyway.
+    return this.deps.challenges.issue(providerId);
+  }
+
   verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput): Promise<LoginOutcome> {
     return this.observed(providerId, async () => {
       const provider = this.deps.providers.get(providerId);
@@ -61,13 +80,31 @@ export class LoginService {
       const grant = validateCodeGrant(input, provider.grantRules);
       if (!grant.ok) return { kind: "InvalidInput", field: grant.field, problem: grant.problem };
 
-      const deadline = AbortSignal.timeout(this.deps.loginTimeoutMs);
-      const tokens = await provider.exchangeCode(grant.value, deadline);
-      if (!tokens.ok) return this.refused(providerId, tokens.failure);
-      const profile = await provider.fetchProfile(tokens.value, deadline);
-      if (!profile.ok) return this.refused(providerId, profile.failure);
-      const outcome = await this.complete(providerId, profile.value, tokens.value.refreshToken);
-      if (outcome.kind === "LoginSucceeded") await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, tokens.value.access);
+      if (input.state !== undefined) {
+        const stateProblem = printableProblem(input.state, MAX_STATE_LENGTH);
+        if (stateProblem) return { kind: "InvalidInput", field: "state", problem: stateProblem };
+      }
+
+      const result = await this.deps.exchanges.exchange(provider, grant.value, input.state, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      switch (result.kind) {
+        case "InvalidState":
+          return { kind: "InvalidState" };
+        case "CodeUsed":
+          // What the provider would say of a used code; the log says why.
+          this.deps.logger.warn({ provider: providerId }, "code presented again with another verifier, redirect URI, nonce or state");
+          return { kind: "InvalidCode" };
+        case "ProviderRefused":
+          return this.refused(providerId, result.failure);
+        case "Exchanged":
+          break;
+        default:
+          throw new UnreachableCaseError(result);
+      }
+      const { profile, access, refreshToken } = result.exchange;
+      const outcome = await this.complete(providerId, profile, refreshToken);
+      if (outcome.kind === "LoginSucceeded" && !result.replayed) {
+        await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, access);
+      }
       return outcome;
     });
   }
@@ -112,6 +149,8 @@ export class LoginService {
 
       const verified = await truecaller.signedProfiles.verify(valid.value, AbortSignal.timeout(this.deps.loginTimeoutMs));
       if (!verified.ok) return this.refused("truecaller_signed_profile", verified.failure);
+      // The signed nonce equals the one sent; with required states it must also be one this deployment issued.
+      if (this.deps.requireLoginState && !(await this.deps.challenges.useNonce(valid.value.requestNonce, "truecaller"))) return { kind: "InvalidState" };
       const { digest, profile } = verified.value;
       if (!(await truecaller.usedPayloads.claim(digest, truecaller.payloadLifetimeMs))) {
         return this.refused("truecaller_signed_profile", { kind: "InvalidSignedProfile", problem: "Replayed", detail: "payload already used" });

@@ -10,6 +10,7 @@ import {
   InvalidIdTokenError,
   InvalidInputError,
   InvalidSignedProfileError,
+  InvalidStateError,
   InvalidVerifierError,
   PhoneNotVerifiedError,
   ProfileUnavailableError,
@@ -58,6 +59,7 @@ export const LoginResult = createUnionType({
       PhoneNotVerifiedError,
       InvalidIdTokenError,
       InvalidSignedProfileError,
+      InvalidStateError,
     ] as const,
 });
 
@@ -92,6 +94,8 @@ export function toLoginResult(outcome: LoginOutcome): typeof LoginResult {
       return new InvalidIdTokenError();
     case "InvalidSignedProfile":
       return new InvalidSignedProfileError(SIGNED_PROFILE_REJECTION[outcome.problem]);
+    case "InvalidState":
+      return new InvalidStateError();
     default:
       throw new UnreachableCaseError(outcome);
   }

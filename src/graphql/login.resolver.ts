@@ -29,6 +29,24 @@ export class PhoneLoginInput {
 
   @Field(() => String, { nullable: true, description: "The nonce of the authorization request; the provider's ID token must carry it." })
   nonce?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The state from startLogin, as the provider sent it back (required when the server sets REQUIRE_LOGIN_STATE).",
+  })
+  state?: string | null;
+}
+
+@ObjectType({ description: "One authorization request's state and nonce, issued by this gateway and good for one login." })
+export class LoginChallenge {
+  @Field(() => String, { description: "Send it as the authorization request's `state` and back with the code." })
+  state!: string;
+
+  @Field(() => String, { description: "Send it as the authorization request's `nonce` (OIDC, wgtwo) or as Truecaller's `requestNonce`." })
+  nonce!: string;
+
+  @Field(() => Date)
+  expiresAt!: Date;
 }
 
 /** The login mutations; all logic lives in {@link LoginService}. */
@@ -41,6 +59,13 @@ export class LoginResolver {
     return this.logins.configuredProviders().map((id) => Object.assign(new ProviderInfo(), { id }));
   }
 
+  @Mutation(() => LoginChallenge, {
+    description: "Starts a login: a state and a nonce to send with the provider's authorization request, checked when the code comes back.",
+  })
+  async startLogin(@Arg("provider", () => LoginProvider) provider: ProviderId): Promise<LoginChallenge> {
+    return Object.assign(new LoginChallenge(), await this.logins.startLogin(provider));
+  }
+
   @Mutation(() => LoginResult, {
     description:
       "Completes a Truecaller OAuth SDK 3.x login: exchanges the authorization code with the PKCE code verifier the app generated, " +
@@ -50,8 +75,12 @@ export class LoginResolver {
     @Arg("code", () => String, { description: "Authorization code from the SDK's TcOAuthData callback." }) code: string,
     @Arg("verifier", () => String, { description: "The PKCE code verifier (RFC 7636) the app generated for this authorization." })
     verifier: string,
+    @Arg("state", () => String, { nullable: true, description: "The state from startLogin that the SDK returned with the code." })
+    state: string | null,
   ): Promise<typeof LoginResult> {
-    return toLoginResult(await this.logins.verifyAuthorizationCode("truecaller", { code, verifier, redirectUri: undefined, nonce: undefined }));
+    return toLoginResult(
+      await this.logins.verifyAuthorizationCode("truecaller", { code, verifier, redirectUri: undefined, nonce: undefined, state: state ?? undefined }),
+    );
   }
 
   @Mutation(() => LoginResult, {
@@ -66,6 +95,7 @@ export class LoginResolver {
         verifier: input.verifier ?? undefined,
         redirectUri: input.redirectUri ?? undefined,
         nonce: input.nonce ?? undefined,
+        state: input.state ?? undefined,
       }),
     );
   }

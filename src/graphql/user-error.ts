@@ -14,6 +14,7 @@ export enum ErrorCode {
   INVALID_ID_TOKEN = "INVALID_ID_TOKEN",
   INVALID_SIGNED_PROFILE = "INVALID_SIGNED_PROFILE",
   REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED",
+  INVALID_STATE = "INVALID_STATE",
 }
 
 registerEnumType(ErrorCode, {
@@ -36,6 +37,9 @@ registerEnumType(ErrorCode, {
       description: "The provider's ID token failed validation (signature, issuer, audience, expiry or nonce) or names another subject; nothing was stored.",
     },
     INVALID_SIGNED_PROFILE: { description: "The Truecaller-signed profile was not accepted; `reason` says why. Nothing was stored." },
+    INVALID_STATE: {
+      description: "The state (or Truecaller requestNonce) was not issued by startLogin for this provider, is used up or expired; nothing was sent to the provider.",
+    },
     REAUTHENTICATION_REQUIRED: {
       description: "The gateway holds no usable token of this provider for the user, or the provider no longer vouches for the number: log in with it again.",
     },
@@ -186,5 +190,12 @@ export class InvalidSignedProfileError extends UserError {
 export class ReauthenticationRequiredError extends UserError {
   constructor() {
     super(ErrorCode.REAUTHENTICATION_REQUIRED, "Log in with this provider again to refresh the profile.");
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class InvalidStateError extends UserError {
+  constructor() {
+    super(ErrorCode.INVALID_STATE, "The login state is unknown, used or expired; call startLogin and begin again.");
   }
 }

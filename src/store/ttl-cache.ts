@@ -14,6 +14,8 @@ export interface TtlCache {
   /** Stores `value` only if `key` holds nothing live; resolves whether it did (one winner among racing callers). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /** Reads and deletes in one step: of callers racing for one entry, exactly one gets it. */
+  take(key: string): Promise<string | undefined>;
   /** Resolves when the cache answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -34,6 +36,9 @@ export function createRedisCache(redis: Redis): TtlCache {
     },
     async delete(key) {
       await redis.del(key);
+    },
+    async take(key) {
+      return (await redis.getdel(key)) ?? undefined;
     },
     async ping() {
       await redis.ping();
@@ -71,6 +76,11 @@ export function createMemoryCache(options: { now?: () => number } = {}): TtlCach
     },
     async delete(key) {
       cache.delete(key);
+    },
+    async take(key) {
+      const value = cache.get(key);
+      cache.delete(key);
+      return value;
     },
     async ping() {},
     async close() {

@@ -68,6 +68,14 @@ function ttlCacheContract(name: string, open: () => Promise<Subject>) {
       await expect(subject.cache.delete("never-stored")).resolves.toBeUndefined();
     });
 
+    it("takes an entry once: of many concurrent takes exactly one gets the value", async () => {
+      await subject.cache.set("taken", "once", 60_000);
+      const taken = await Promise.all(Array.from({ length: 10 }, () => subject.cache.take("taken")));
+      expect(taken.filter((value) => value !== undefined)).toEqual(["once"]);
+      expect(await subject.cache.get("taken")).toBeUndefined();
+      expect(await subject.cache.take("never-stored")).toBeUndefined();
+    });
+
     it("answers ping", async () => {
       await expect(subject.cache.ping()).resolves.toBeUndefined();
     });

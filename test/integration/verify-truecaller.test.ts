@@ -104,10 +104,11 @@ describe("verifyTruecaller against the emulator, PostgreSQL and Redis", () => {
       expect(t.emulator.requestCount("userinfo")).toBe(0);
     });
 
-    it("INVALID_CODE for a code used twice", async () => {
+    it("INVALID_CODE for a used code presented with another verifier (a retry with the same one is a replay)", async () => {
       const minted = t.emulator.mintCode();
       expect(await t.verify(minted.code, minted.codeVerifier ?? "")).toMatchObject({ __typename: "LoginSuccess" });
-      expect(await t.verify(minted.code, minted.codeVerifier ?? "")).toMatchObject({ __typename: "InvalidCodeError", code: "INVALID_CODE" });
+      expect(await t.verify(minted.code, "w".repeat(43))).toMatchObject({ __typename: "InvalidCodeError", code: "INVALID_CODE" });
+      expect(t.emulator.requestCount("token")).toBe(1);
     });
 
     it("INVALID_CODE for an expired code", async () => {

@@ -48,6 +48,7 @@ describe("loadConfig", () => {
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
       numberRecycledAfterDays: 90,
+      logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false },
     });
   });
 

@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import type { ProviderId } from "../providers/provider.js";
+import type { KeyedHash } from "./keyed-hash.js";
+import type { TtlCache } from "./ttl-cache.js";
+
+/** 256 random bits, base64url: unguessable, and valid as an OAuth `state` and an OIDC/Truecaller nonce. */
+const CHALLENGE_BYTES = 32;
+
+/** What `startLogin` hands the app for one authorization request. */
+export interface LoginChallenge {
+  /** The OAuth `state` to send through the provider and back with the code. */
+  readonly state: string;
+  /** The nonce for the provider's ID token (OIDC, wgtwo) or Truecaller's `requestNonce`. */
+  readonly nonce: string;
+  readonly expiresAt: Date;
+}
+
+interface StoredState {
+  readonly provider: ProviderId;
+  readonly nonce: string;
+  /** Digest of the nonce's own entry, so using the state uses the nonce up too. */
+  readonly nonceKey: string;
+}
+
+interface StoredNonce {
+  readonly provider: ProviderId;
+  readonly stateKey: string;
+}
+
+/**
+ * Login states and nonces this deployment issued, each good for one login
+ * within its time to live, on every instance (through the cache). Only
+ * digests are keys, so a cache dump gives nobody a usable state.
+ */
+export class LoginChallenges {
+  constructor(
+    private readonly cache: TtlCache,
+    private readonly hash: KeyedHash,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(provider: ProviderId): Promise<LoginChallenge> {
+    const state = randomBytes(CHALLENGE_BYTES).toString("base64url");
+    const nonce = randomBytes(CHALLENGE_BYTES).toString("base64url");
+    const stateKey = this.stateKey(state);
+    const nonceKey = this.nonceKey(nonce);
+    const expiresAt = new Date(this.now() + this.ttlMs);
+    await Promise.all([
+      this.cache.set(stateKey, JSON.stringify({ provider, nonce, nonceKey } satisfies StoredState), this.ttlMs),
+      this.cache.set(nonceKey, JSON.stringify({ provider, stateKey } satisfies StoredNonce), this.ttlMs),
+    ]);
+    return { state, nonce, expiresAt };
+  }
+
+  /**
+   * Uses a state up: its nonce when this deployment issued it for `provider`
+   * and it is unused and unexpired; `undefined` otherwise. Of two logins
+   * presenting one state, one gets it.
+   */
+  async useState(state: string, provider: ProviderId): Promise<{ nonce: string } | undefined> {
+    const stored = parse<StoredState>(await this.cache.take(this.stateKey(state)));
+    if (!stored) return undefined;
+    await this.cache.delete(stored.nonceKey);
+    return stored.provider === provider ? { nonce: stored.nonce } : undefined;
+  }
+
+  /** Uses a nonce up (Truecaller's `requestNonce`): whether this deployment issued it for `provider`, unused and unexpired. */
+  async useNonce(nonce: string, provider: ProviderId): Promise<boolean> {
+    const stored = parse<StoredNonce>(await this.cache.take(this.nonceKey(nonce)));
+    if (!stored) return false;
+    await this.cache.delete(stored.stateKey);
+    return stored.provider === provider;
+  }
+
+  private stateKey(state: string): string {
+    return `login-state:${this.hash.digest("state", state)}`;
+  }
+
+  private nonceKey(nonce: string): string {
+    return `login-nonce:${this.hash.digest("nonce", nonce)}`;
+  }
+}
+
+function parse<T>(value: string | undefined): T | undefined {
+  return value === undefined ? undefined : (JSON.parse(value) as T);
+}

@@ -1,0 +1,74 @@
+import type { ProviderProfile, ProviderToken } from "../providers/provider.js";
+import type { KeyedHash } from "./keyed-hash.js";
+import type { TokenCipher } from "./token-cipher.js";
+import type { TtlCache } from "./ttl-cache.js";
+
+/** What a provider exchange yielded, kept so that a retry of the same request needs no second (impossible) exchange. */
+export interface VerifiedExchange {
+  readonly profile: ProviderProfile;
+  readonly access: ProviderToken;
+  readonly refreshToken: string | undefined;
+}
+
+/** The state of one authorization code at this deployment. */
+export type ReplayRecord =
+  /** Some instance is exchanging it now. */
+  | { readonly status: "pending"; readonly binding: string }
+  /** The provider answered; a retry of the same request logs in from this. */
+  | { readonly status: "verified"; readonly binding: string; readonly exchange: VerifiedExchange };
+
+/**
+ * Authorization codes seen in the last LOGIN_REPLAY_TTL_S, shared by every
+ * instance through the cache, so a retried login (mobile networks retry) gets
+ * the same user without a second provider call — and concurrent duplicates
+ * make exactly one. Codes are kept as keyed hashes; what the provider answered
+ * (profile, tokens) is sealed with the code's key as authenticated data.
+ * `binding` is a keyed hash of the rest of the request (verifier, redirect URI,
+ * nonce, state): a stolen code presented with anything else is refused.
+ */
+export class LoginReplays {
+  constructor(
+    private readonly cache: TtlCache,
+    private readonly cipher: TokenCipher,
+    private readonly hash: KeyedHash,
+  ) {}
+
+  /** The cache key of a provider's code. */
+  key(provider: string, code: string): string {
+    return `login-replay:${provider}:${this.hash.digest("code", provider, code)}`;
+  }
+
+  /** The keyed hash of the rest of a request, which a retry must repeat exactly. */
+  binding(...parts: ReadonlyArray<string | undefined>): string {
+    return this.hash.digest("binding", ...parts.map((part) => (part === undefined ? "" : `=${part}`)));
+  }
+
+  /** Marks the code as being exchanged here; false when another request got there first. */
+  claim(key: string, binding: string, ttlMs: number): Promise<boolean> {
+    return this.cache.setIfAbsent(key, this.seal(key, { status: "pending", binding }), ttlMs);
+  }
+
+  async read(key: string): Promise<ReplayRecord | undefined> {
+    const sealed = await this.cache.get(key);
+    const opened = sealed === undefined ? undefined : this.cipher.open(sealed, key);
+    if (opened === undefined) return undefined;
+    const record = JSON.parse(opened) as ReplayRecord;
+    return record.status === "verified"
+      ? { ...record, exchange: { ...record.exchange, access: { ...record.exchange.access, expiresAt: new Date(record.exchange.access.expiresAt) } } }
+      : record;
+  }
+
+  /** Keeps what the provider answered for retries, for `ttlMs`. */
+  async verified(key: string, binding: string, exchange: VerifiedExchange, ttlMs: number): Promise<void> {
+    await this.cache.set(key, this.seal(key, { status: "verified", binding, exchange }), ttlMs);
+  }
+
+  /** Forgets a claim whose exchange failed, so a retry may try the provider again. */
+  release(key: string): Promise<void> {
+    return this.cache.delete(key);
+  }
+
+  private seal(key: string, record: ReplayRecord): string {
+    return this.cipher.seal(JSON.stringify(record), key);
+  }
+}
