@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { errorSummary, type Logger } from "../logger.js";
-import type { AuthorizationCodeGrant, PhoneLoginProvider, ProviderFailure } from "../providers/provider.js";
-import type { LoginChallenges } from "../store/login-challenges.js";
+import type { AuthorizationCodeGrant, PhoneLoginProvider, ProviderFailure, ProviderTokens } from "../providers/provider.js";
+import type { LoginChallenges, UsedChallenge } from "../store/login-challenges.js";
 import type { LoginReplays, VerifiedExchange } from "../store/login-replays.js";
 
 /** How often a duplicate looks whether the request it duplicates has its answer yet. */
@@ -25,18 +25,26 @@ export interface IdempotentExchangeDependencies {
 export type ExchangeResult =
   | { kind: "Exchanged"; exchange: VerifiedExchange; replayed: boolean }
   | { kind: "ProviderRefused"; failure: ProviderFailure }
-  /** The request's code was answered before with another verifier, redirect URI, nonce or state. */
+  /** The code was answered before for another request (other verifier, redirect URI, nonce or state), or without PKCE. */
   | { kind: "CodeUsed" }
   | { kind: "InvalidState" };
 
+/** Where this request starts: with the code claimed, from tokens an earlier try got, or without the cache. */
+type Start = { kind: "Claimed" } | { kind: "Resume"; tokens: ProviderTokens } | { kind: "Unrecorded" } | { kind: "Answered"; result: ExchangeResult };
+
 /**
- * A provider's code exchange made idempotent across instances: the first
- * request with a code claims it and asks the provider; a retry of the same
- * request (same code, verifier, redirect URI, nonce, state) gets what the
- * provider answered, and a duplicate arriving meanwhile waits for it. The
- * state, when the app sends one, is used up by the request that claims the code.
- * When the cache is unreachable, codes are exchanged without this (and states
- * cannot be checked: with REQUIRE_LOGIN_STATE such logins are refused).
+ * A provider's code exchange made idempotent across retries and instances.
+ * The first request with a code claims it and asks the provider; a retry of
+ * the same request (same code, verifier, redirect URI, nonce, state) gets what
+ * the provider answered, and a duplicate arriving meanwhile waits for it. Once
+ * the provider traded the code for tokens they are kept, so a retry after a
+ * failed profile read resumes there instead of presenting the spent code again.
+ * A request without PKCE verifier has nothing secret to bind a retry to: its
+ * code is never answered twice. The state, when the app sends one, is used up
+ * by the request that claims the code, and given back when the provider did
+ * not take the code. When the cache is unreachable, codes are exchanged
+ * without all this (and states go unchecked; with REQUIRE_LOGIN_STATE such
+ * logins are refused).
  */
 export class IdempotentExchange {
   constructor(private readonly deps: IdempotentExchangeDependencies) {}
@@ -46,79 +54,122 @@ export class IdempotentExchange {
     const { replays } = this.deps;
     const key = replays.key(provider.id, grant.code);
     const binding = replays.binding(grant.codeVerifier, grant.redirectUri, grant.nonce, state);
+    const start = await this.claimOrWait(provider, key, binding, deadline);
+    if (start.kind === "Answered") return start.result;
+    const recorded = start.kind !== "Unrecorded";
+    const forget = () => (recorded ? replays.release(key).catch(() => {}) : Promise.resolve());
 
-    let claimed: boolean;
-    try {
-      const earlier = await this.claimOrWait(key, binding, deadline);
-      if (earlier) return earlier;
-      claimed = true;
-    } catch (error) {
-      this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login replay store unavailable: exchanging without it");
-      claimed = false;
-    }
-
-    try {
-      const result = await this.exchangeNow(provider, grant, state, deadline, claimed);
-      if (claimed) {
-        if (result.kind === "Exchanged") {
-          await replays.verified(key, binding, result.exchange, this.deps.replayTtlMs).catch((error: unknown) => {
-            this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login not kept for retries");
-          });
-        } else {
-          await replays.release(key).catch(() => {});
-        }
+    let tokens: ProviderTokens;
+    let nonce = grant.nonce;
+    if (start.kind === "Resume") {
+      // The state was used by the try that got these tokens.
+      tokens = start.tokens;
+    } else {
+      const challenge = await this.useState(provider, state, grant.nonce, start.kind === "Claimed");
+      if (challenge === "Invalid") {
+        await forget();
+        return { kind: "InvalidState" };
       }
-      return result;
-    } catch (error) {
-      if (claimed) await replays.release(key).catch(() => {});
-      throw error;
+      // The ID token must carry the nonce this deployment issued with the state, whatever the app says.
+      if (challenge && provider.grantRules.nonce === "supported") nonce = challenge.nonce;
+      let exchanged;
+      try {
+        exchanged = await provider.exchangeCode({ ...grant, nonce }, deadline);
+      } catch (error) {
+        await Promise.all([forget(), challenge?.restore().catch(() => {})]);
+        throw error;
+      }
+      if (!exchanged.ok) {
+        // The provider did not take the code: the request may be tried again, state and all.
+        await Promise.all([forget(), challenge?.restore().catch(() => {})]);
+        return { kind: "ProviderRefused", failure: exchanged.failure };
+      }
+      tokens = exchanged.value;
+      if (recorded && grant.codeVerifier !== undefined) await this.keep(provider, key, { status: "exchanged", binding, tokens });
     }
+
+    const profile = await provider.fetchProfile(tokens, deadline).catch(async (error: unknown) => {
+      if (grant.codeVerifier === undefined) await forget();
+      throw error;
+    });
+    if (!profile.ok) {
+      // With PKCE the kept tokens let a retry read the profile again; without, the code is spent like at the provider.
+      if (grant.codeVerifier === undefined) await forget();
+      return { kind: "ProviderRefused", failure: profile.failure };
+    }
+    const exchange: VerifiedExchange = { profile: profile.value, access: tokens.access, refreshToken: tokens.refreshToken };
+    if (recorded) {
+      await this.keep(provider, key, grant.codeVerifier === undefined ? { status: "consumed", binding } : { status: "verified", binding, exchange });
+    }
+    return { kind: "Exchanged", exchange, replayed: false };
   }
 
   /**
    * Claims the code, or answers from an earlier request with it: its exchange
-   * once it has one (waiting while it runs), or CodeUsed when the rest of the
-   * request differs. `undefined` when this request holds the claim.
+   * once it has one (waiting while it runs), its tokens to resume from, or
+   * CodeUsed when the rest of the request differs. Without a reachable cache at
+   * the first try the code is exchanged unrecorded; a cache failure while
+   * waiting only makes the wait longer.
    */
-  private async claimOrWait(key: string, binding: string, deadline: AbortSignal): Promise<ExchangeResult | undefined> {
+  private async claimOrWait(provider: PhoneLoginProvider, key: string, binding: string, deadline: AbortSignal): Promise<Start> {
     const { replays } = this.deps;
+    const claimTtlMs = this.deps.loginTimeoutMs + CLAIM_MARGIN_MS;
+    try {
+      if (await replays.claim(key, binding, claimTtlMs)) return { kind: "Claimed" };
+    } catch (error) {
+      this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login replay store unavailable: exchanging without it");
+      return { kind: "Unrecorded" };
+    }
     for (;;) {
-      if (await replays.claim(key, binding, this.deps.loginTimeoutMs + CLAIM_MARGIN_MS)) return undefined;
-      const record = await replays.read(key);
-      if (record !== undefined) {
-        if (record.binding !== binding) return { kind: "CodeUsed" };
-        if (record.status === "verified") return { kind: "Exchanged", exchange: record.exchange, replayed: true };
+      try {
+        const record = await replays.read(key);
+        if (record === undefined) {
+          if (await replays.claim(key, binding, claimTtlMs)) return { kind: "Claimed" };
+        } else if (record.status !== "pending") {
+          // Only an answered record says the code is used; a pending one with another binding may yet fail.
+          if (record.status === "consumed" || record.binding !== binding) return { kind: "Answered", result: { kind: "CodeUsed" } };
+          if (record.status === "verified") return { kind: "Answered", result: { kind: "Exchanged", exchange: record.exchange, replayed: true } };
+          return { kind: "Resume", tokens: record.tokens };
+        }
+      } catch (error) {
+        this.deps.logger.debug({ provider: provider.id, error: errorSummary(error) }, "login replay store unavailable while waiting");
       }
-      // Being exchanged elsewhere (or just released): look again shortly, within this login's budget.
       if (deadline.aborted) {
-        return { kind: "ProviderRefused", failure: { kind: "Unavailable", detail: "a duplicate login did not finish in time", retryAfterSeconds: 1 } };
+        const failure: ProviderFailure = { kind: "Unavailable", detail: "a duplicate login did not finish in time", retryAfterSeconds: 1 };
+        return { kind: "Answered", result: { kind: "ProviderRefused", failure } };
       }
       await delay(REPLAY_POLL_MS, undefined, { signal: deadline }).catch(() => {});
     }
   }
 
-  private async exchangeNow(
+  /** The state's challenge, `undefined` when none was sent (or it cannot be checked and need not be), or "Invalid". */
+  private async useState(
     provider: PhoneLoginProvider,
-    grant: AuthorizationCodeGrant,
     state: string | undefined,
-    deadline: AbortSignal,
+    nonce: string | undefined,
     cacheReachable: boolean,
-  ): Promise<ExchangeResult> {
-    let nonce = grant.nonce;
-    if (state !== undefined) {
-      if (!cacheReachable) {
-        if (this.deps.requireLoginState) return { kind: "InvalidState" };
-      } else {
-        const challenge = await this.deps.challenges.useState(state, provider.id);
-        if (!challenge || (grant.nonce !== undefined && grant.nonce !== challenge.nonce)) return { kind: "InvalidState" };
-        // The ID token must carry the nonce this deployment issued with the state, whatever the app says.
-        if (provider.grantRules.nonce === "supported") nonce = challenge.nonce;
-      }
+  ): Promise<UsedChallenge | "Invalid" | undefined> {
+    if (state === undefined) return undefined;
+    let challenge: UsedChallenge | undefined;
+    try {
+      if (!cacheReachable) throw new Error("cache unreachable");
+      challenge = await this.deps.challenges.useState(state, provider.id);
+    } catch (error) {
+      if (this.deps.requireLoginState) return "Invalid";
+      this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login state not checked: cache unavailable");
+      return undefined;
     }
-    const tokens = await provider.exchangeCode({ ...grant, nonce }, deadline);
-    if (!tokens.ok) return { kind: "ProviderRefused", failure: tokens.failure };
-    const profile = await provider.fetchProfile(tokens.value, deadline);
-    if (!profile.ok) return { kind: "ProviderRefused", failure: profile.failure };
-    return { kind: "Exchanged", exchange: { profile: profile.value, access: tokens.value.access, refreshToken: tokens.value.refreshToken }, replayed: false };
+    if (!challenge) return "Invalid";
+    if (nonce !== undefined && nonce !== challenge.nonce) {
+      await challenge.restore().catch(() => {});
+      return "Invalid";
+    }
+    return challenge;
+  }
+
+  private async keep(provider: PhoneLoginProvider, key: string, record: Parameters<LoginReplays["keep"]>[1]): Promise<void> {
+    await this.deps.replays.keep(key, record, this.deps.replayTtlMs).catch((error: unknown) => {
+      this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login not kept for retries");
+    });
   }
 }

@@ -1,8 +1,8 @@
-import type { Logger } from "../logger.js";
+import { errorSummary, type Logger } from "../logger.js";
 import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile } from "../providers/provider.js";
 import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
 import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
-import type { LoginChallenge, LoginChallenges } from "../store/login-challenges.js";
+import type { LoginChallenge, LoginChallenges, UsedChallenge } from "../store/login-challenges.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
 import type { UsedPayloads } from "../store/used-payloads.js";
 import type { UserRepository } from "../store/user.repository.js";
@@ -101,10 +101,10 @@ export class LoginService {
           throw new UnreachableCaseError(result);
       }
       const { profile, access, refreshToken } = result.exchange;
-      const outcome = await this.complete(providerId, profile, refreshToken);
-      if (outcome.kind === "LoginSucceeded" && !result.replayed) {
-        await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, access);
-      }
+      // A replay must not put back a refresh token the identity may have rotated since.
+      const outcome = await this.complete(providerId, profile, result.replayed ? undefined : refreshToken);
+      // On a replay too: the first try may have failed before it kept the token (the put replaces, and skips expired ones).
+      if (outcome.kind === "LoginSucceeded") await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, access);
       return outcome;
     });
   }
@@ -149,22 +149,36 @@ export class LoginService {
 
       const verified = await truecaller.signedProfiles.verify(valid.value, AbortSignal.timeout(this.deps.loginTimeoutMs));
       if (!verified.ok) return this.refused("truecaller_signed_profile", verified.failure);
-      // The signed nonce equals the one sent; with required states it must also be one this deployment issued.
-      if (this.deps.requireLoginState && !(await this.deps.challenges.useNonce(valid.value.requestNonce, "truecaller"))) return { kind: "InvalidState" };
       const { digest, profile } = verified.value;
       if (!(await truecaller.usedPayloads.claim(digest, truecaller.payloadLifetimeMs))) {
         return this.refused("truecaller_signed_profile", { kind: "InvalidSignedProfile", problem: "Replayed", detail: "payload already used" });
       }
+      // The signed nonce equals the one sent; with required states it must also be one this deployment issued.
+      const nonce = this.deps.requireLoginState ? await this.useIssuedNonce(valid.value.requestNonce) : undefined;
+      if (nonce === "Invalid") {
+        await truecaller.usedPayloads.release(digest).catch(() => {});
+        return { kind: "InvalidState" };
+      }
       try {
         return await this.complete("truecaller_signed_profile", profile, undefined);
       } catch (error) {
-        // The app got no session, so it may send the same payload again once the outage is over. (Were the
-        // failure an acknowledgement lost after the commit, the payload could log in once more: the lesser harm
+        // The app got no session, so it may send the same payload (and nonce) again once the outage is over. (Were
+        // the failure an acknowledgement lost after the commit, the payload could log in once more: the lesser harm
         // than locking the user out.)
-        await truecaller.usedPayloads.release(digest).catch(() => {});
+        await Promise.all([truecaller.usedPayloads.release(digest).catch(() => {}), nonce?.restore().catch(() => {})]);
         throw error;
       }
     });
+  }
+
+  /** Uses up a nonce startLogin issued for Truecaller; "Invalid" for any other, and when the cache cannot tell. */
+  private async useIssuedNonce(nonce: string): Promise<UsedChallenge | "Invalid"> {
+    try {
+      return (await this.deps.challenges.useNonce(nonce, "truecaller")) ?? "Invalid";
+    } catch (error) {
+      this.deps.logger.warn({ provider: "truecaller_signed_profile", error: errorSummary(error) }, "issued nonce not checkable: cache unavailable");
+      return "Invalid";
+    }
   }
 
   /** Logs one line per attempt: the outcome kind, never the submitted values. */

@@ -20,11 +20,21 @@ interface StoredState {
   readonly nonce: string;
   /** Digest of the nonce's own entry, so using the state uses the nonce up too. */
   readonly nonceKey: string;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
 }
 
 interface StoredNonce {
   readonly provider: ProviderId;
   readonly stateKey: string;
+  readonly expiresAt: number;
+}
+
+/** A state or nonce taken for a login, with the means to give it back when the login fails before using it. */
+export interface UsedChallenge {
+  readonly nonce: string;
+  /** Puts the state and its nonce back for the rest of their lifetime (the login it was taken for did not happen). */
+  restore(): Promise<void>;
 }
 
 /**
@@ -45,12 +55,9 @@ export class LoginChallenges {
     const nonce = randomBytes(CHALLENGE_BYTES).toString("base64url");
     const stateKey = this.stateKey(state);
     const nonceKey = this.nonceKey(nonce);
-    const expiresAt = new Date(this.now() + this.ttlMs);
-    await Promise.all([
-      this.cache.set(stateKey, JSON.stringify({ provider, nonce, nonceKey } satisfies StoredState), this.ttlMs),
-      this.cache.set(nonceKey, JSON.stringify({ provider, stateKey } satisfies StoredNonce), this.ttlMs),
-    ]);
-    return { state, nonce, expiresAt };
+    const expiresAt = this.now() + this.ttlMs;
+    await this.store({ provider, nonce, nonceKey, expiresAt }, stateKey, this.ttlMs);
+    return { state, nonce, expiresAt: new Date(expiresAt) };
   }
 
   /**
@@ -58,19 +65,36 @@ export class LoginChallenges {
    * and it is unused and unexpired; `undefined` otherwise. Of two logins
    * presenting one state, one gets it.
    */
-  async useState(state: string, provider: ProviderId): Promise<{ nonce: string } | undefined> {
-    const stored = parse<StoredState>(await this.cache.take(this.stateKey(state)));
+  async useState(state: string, provider: ProviderId): Promise<UsedChallenge | undefined> {
+    const stateKey = this.stateKey(state);
+    const stored = parse<StoredState>(await this.cache.take(stateKey));
     if (!stored) return undefined;
     await this.cache.delete(stored.nonceKey);
-    return stored.provider === provider ? { nonce: stored.nonce } : undefined;
+    return stored.provider === provider ? this.used(stored, stateKey) : undefined;
   }
 
-  /** Uses a nonce up (Truecaller's `requestNonce`): whether this deployment issued it for `provider`, unused and unexpired. */
-  async useNonce(nonce: string, provider: ProviderId): Promise<boolean> {
-    const stored = parse<StoredNonce>(await this.cache.take(this.nonceKey(nonce)));
-    if (!stored) return false;
+  /** Uses a nonce up (Truecaller's `requestNonce`) when this deployment issued it for `provider`, unused and unexpired. */
+  async useNonce(nonce: string, provider: ProviderId): Promise<UsedChallenge | undefined> {
+    const nonceKey = this.nonceKey(nonce);
+    const stored = parse<StoredNonce>(await this.cache.take(nonceKey));
+    if (!stored) return undefined;
     await this.cache.delete(stored.stateKey);
-    return stored.provider === provider;
+    return stored.provider === provider ? this.used({ provider, nonce, nonceKey, expiresAt: stored.expiresAt }, stored.stateKey) : undefined;
+  }
+
+  private used(stored: StoredState, stateKey: string): UsedChallenge {
+    return {
+      nonce: stored.nonce,
+      restore: async () => {
+        const remainingMs = stored.expiresAt - this.now();
+        if (remainingMs >= 1) await this.store(stored, stateKey, remainingMs);
+      },
+    };
+  }
+
+  private async store(state: StoredState, stateKey: string, ttlMs: number): Promise<void> {
+    const nonce: StoredNonce = { provider: state.provider, stateKey, expiresAt: state.expiresAt };
+    await Promise.all([this.cache.set(stateKey, JSON.stringify(state), ttlMs), this.cache.set(state.nonceKey, JSON.stringify(nonce), ttlMs)]);
   }
 
   private stateKey(state: string): string {

@@ -1,4 +1,4 @@
-import type { ProviderProfile, ProviderToken } from "../providers/provider.js";
+import type { ProviderProfile, ProviderToken, ProviderTokens } from "../providers/provider.js";
 import type { KeyedHash } from "./keyed-hash.js";
 import type { TokenCipher } from "./token-cipher.js";
 import type { TtlCache } from "./ttl-cache.js";
@@ -14,8 +14,12 @@ export interface VerifiedExchange {
 export type ReplayRecord =
   /** Some instance is exchanging it now. */
   | { readonly status: "pending"; readonly binding: string }
+  /** The provider traded it for tokens but the profile is still to be read: a retry resumes from these. */
+  | { readonly status: "exchanged"; readonly binding: string; readonly tokens: ProviderTokens }
   /** The provider answered; a retry of the same request logs in from this. */
-  | { readonly status: "verified"; readonly binding: string; readonly exchange: VerifiedExchange };
+  | { readonly status: "verified"; readonly binding: string; readonly exchange: VerifiedExchange }
+  /** Used by a request without PKCE verifier: nothing secret binds a retry to it, so none is answered. */
+  | { readonly status: "consumed"; readonly binding: string };
 
 /**
  * Authorization codes seen in the last LOGIN_REPLAY_TTL_S, shared by every
@@ -53,14 +57,19 @@ export class LoginReplays {
     const opened = sealed === undefined ? undefined : this.cipher.open(sealed, key);
     if (opened === undefined) return undefined;
     const record = JSON.parse(opened) as ReplayRecord;
-    return record.status === "verified"
-      ? { ...record, exchange: { ...record.exchange, access: { ...record.exchange.access, expiresAt: new Date(record.exchange.access.expiresAt) } } }
-      : record;
+    switch (record.status) {
+      case "verified":
+        return { ...record, exchange: { ...record.exchange, access: revived(record.exchange.access) } };
+      case "exchanged":
+        return { ...record, tokens: { ...record.tokens, access: revived(record.tokens.access) } };
+      default:
+        return record;
+    }
   }
 
-  /** Keeps what the provider answered for retries, for `ttlMs`. */
-  async verified(key: string, binding: string, exchange: VerifiedExchange, ttlMs: number): Promise<void> {
-    await this.cache.set(key, this.seal(key, { status: "verified", binding, exchange }), ttlMs);
+  /** Keeps `record` (anything but a claim) for `ttlMs`, replacing the claim. */
+  async keep(key: string, record: Exclude<ReplayRecord, { status: "pending" }>, ttlMs: number): Promise<void> {
+    await this.cache.set(key, this.seal(key, record), ttlMs);
   }
 
   /** Forgets a claim whose exchange failed, so a retry may try the provider again. */
@@ -71,4 +80,9 @@ export class LoginReplays {
   private seal(key: string, record: ReplayRecord): string {
     return this.cipher.seal(JSON.stringify(record), key);
   }
+}
+
+/** JSON turned the expiry into a string. */
+function revived(token: ProviderToken): ProviderToken {
+  return { ...token, expiresAt: new Date(token.expiresAt) };
 }

@@ -318,6 +318,17 @@ describe("loadConfig: TRUECALLER_PAYLOAD_MAX_AGE_S", () => {
     expect(loadConfig({ ...withoutTruecaller, TRUECALLER_KEYS_URL: "http://keys.example.com/v1/key", OIDC_ISSUER: "https://a.example.com/", OIDC_CLIENT_ID: "c" }).truecaller).toBeUndefined();
   });
 
+  it("reads the login replay and state settings", () => {
+    expect(loadConfig({ LOGIN_REPLAY_TTL_S: "120", LOGIN_STATE_TTL_S: "300", REQUIRE_LOGIN_STATE: "true" }).logins).toEqual({
+      replayTtlSeconds: 120,
+      stateTtlSeconds: 300,
+      requireState: true,
+    });
+    expect(messageOf({ LOGIN_REPLAY_TTL_S: "3601", REQUIRE_LOGIN_STATE: "yes" })).toBe(
+      "Invalid configuration: LOGIN_REPLAY_TTL_S must be at most 3600; REQUIRE_LOGIN_STATE must be true or false",
+    );
+  });
+
   it("reads NUMBER_RECYCLED_AFTER_DAYS within 7 to 3650 days, 90 by default", () => {
     expect(loadConfig({}).numberRecycledAfterDays).toBe(90);
     expect(loadConfig({ NUMBER_RECYCLED_AFTER_DAYS: "180" }).numberRecycledAfterDays).toBe(180);
