@@ -85,16 +85,20 @@ export class IdempotentExchange {
         return { kind: "ProviderRefused", failure: exchanged.failure };
       }
       tokens = exchanged.value;
-      if (recorded && grant.codeVerifier !== undefined) await this.keep(provider, key, { status: "exchanged", binding, tokens });
     }
+    // With PKCE the kept tokens let a retry read the profile again should this request fail to; without, the code is
+    // spent like at the provider. Duplicates go on waiting while this request holds the lease.
+    const resumable = recorded && grant.codeVerifier !== undefined;
+    const leaseUntil = Date.now() + this.deps.loginTimeoutMs + CLAIM_MARGIN_MS;
+    if (resumable) await this.keep(provider, key, { status: "exchanged", binding, tokens, leaseUntil, failed: false });
+    const gaveUp = () => (resumable ? this.keep(provider, key, { status: "exchanged", binding, tokens, leaseUntil, failed: true }) : forget());
 
     const profile = await provider.fetchProfile(tokens, deadline).catch(async (error: unknown) => {
-      if (grant.codeVerifier === undefined) await forget();
+      await gaveUp();
       throw error;
     });
     if (!profile.ok) {
-      // With PKCE the kept tokens let a retry read the profile again; without, the code is spent like at the provider.
-      if (grant.codeVerifier === undefined) await forget();
+      await gaveUp();
       return { kind: "ProviderRefused", failure: profile.failure };
     }
     const exchange: VerifiedExchange = { profile: profile.value, access: tokens.access, refreshToken: tokens.refreshToken };
@@ -129,7 +133,8 @@ export class IdempotentExchange {
           // Only an answered record says the code is used; a pending one with another binding may yet fail.
           if (record.status === "consumed" || record.binding !== binding) return { kind: "Answered", result: { kind: "CodeUsed" } };
           if (record.status === "verified") return { kind: "Answered", result: { kind: "Exchanged", exchange: record.exchange, replayed: true } };
-          return { kind: "Resume", tokens: record.tokens };
+          // Tokens whose request is still reading the profile are its; once it gave up (or vanished) they are ours.
+          if (record.failed || Date.now() > record.leaseUntil) return { kind: "Resume", tokens: record.tokens };
         }
       } catch (error) {
         this.deps.logger.debug({ provider: provider.id, error: errorSummary(error) }, "login replay store unavailable while waiting");

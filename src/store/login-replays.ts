@@ -14,8 +14,12 @@ export interface VerifiedExchange {
 export type ReplayRecord =
   /** Some instance is exchanging it now. */
   | { readonly status: "pending"; readonly binding: string }
-  /** The provider traded it for tokens but the profile is still to be read: a retry resumes from these. */
-  | { readonly status: "exchanged"; readonly binding: string; readonly tokens: ProviderTokens }
+  /**
+   * The provider traded it for tokens and the profile is still to be read: the
+   * request that did so is still at it until `leaseUntil` (epoch ms) unless it
+   * gave up (`failed`); after that a retry resumes from these tokens.
+   */
+  | { readonly status: "exchanged"; readonly binding: string; readonly tokens: ProviderTokens; readonly leaseUntil: number; readonly failed: boolean }
   /** The provider answered; a retry of the same request logs in from this. */
   | { readonly status: "verified"; readonly binding: string; readonly exchange: VerifiedExchange }
   /** Used by a request without PKCE verifier: nothing secret binds a retry to it, so none is answered. */
