@@ -258,10 +258,17 @@ async function serve(
   });
   await apollo.start();
 
-  app.get("/health", async (_request, response) => {
+  // Readiness: whether this instance can serve logins now (a load balancer takes it out while not).
+  const ready: express.RequestHandler = async (_request, response) => {
     const [databaseCheck, cacheCheck] = await Promise.all([probe(() => database.ping()), probe(() => cache.ping())]);
     const healthy = databaseCheck === "up" && cacheCheck === "up";
     response.status(healthy ? 200 : 503).json({ status: healthy ? "ok" : "unavailable", database: databaseCheck, cache: cacheCheck });
+  };
+  app.get("/health", ready);
+  app.get("/health/ready", ready);
+  // Liveness: the process answers; an outage of a dependency is no reason to restart it.
+  app.get("/health/live", (_request, response) => {
+    response.status(200).json({ status: "ok" });
   });
   // What any service needs to verify our access tokens with a stock JOSE/OIDC library.
   const jwks = accessTokens.jwks();

@@ -23,7 +23,9 @@ export type LoginOutcome =
   | { kind: "InvalidIdToken" }
   | { kind: "InvalidSignedProfile"; problem: SignedProfileProblem }
   /** The state (or Truecaller requestNonce) is not one this deployment issued for the provider, or is used or expired. */
-  | { kind: "InvalidState" };
+  | { kind: "InvalidState" }
+  /** The database is unavailable; what the provider answered is kept, so the same request succeeds once it is back. */
+  | { kind: "ServiceUnavailable"; retryAfterSeconds: number };
 
 /** What re-reading a signed-in user's provider profile can end in. */
 export type ProfileRefreshOutcome =

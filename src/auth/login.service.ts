@@ -3,6 +3,7 @@ import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderI
 import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
 import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
 import type { LoginChallenge, LoginChallenges, UsedChallenge } from "../store/login-challenges.js";
+import { isDatabaseUnavailable } from "../store/database-errors.js";
 import type { ProviderTokenCache } from "../store/provider-token-cache.js";
 import type { UsedPayloads } from "../store/used-payloads.js";
 import type { UserRepository } from "../store/user.repository.js";
@@ -20,6 +21,9 @@ import {
 import type { LoginOutcome } from "./login-outcome.js";
 import { keepAccessToken, logProviderFailure, profileFieldsOf } from "./provider-results.js";
 import type { SessionService } from "./session.service.js";
+
+/** What a client is told to wait after a database outage answered its login (health checks run every few seconds). */
+const DATABASE_RETRY_AFTER_S = 5;
 
 /** Truecaller's two app-less paths; absent when Truecaller is not configured. */
 export interface TruecallerAppLessPaths {
@@ -181,10 +185,18 @@ export class LoginService {
     }
   }
 
-  /** Logs one line per attempt: the outcome kind, never the submitted values. */
+  /**
+   * Logs one line per attempt: the outcome kind, never the submitted values.
+   * A database outage becomes SERVICE_UNAVAILABLE (each flow has given back
+   * what the client's retry needs before it gets here); anything else thrown is a bug.
+   */
   private async observed(provider: IdentityProviderId, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
     const started = performance.now();
-    const outcome = await attempt();
+    const outcome = await attempt().catch((error: unknown): LoginOutcome => {
+      if (!isDatabaseUnavailable(error)) throw error;
+      this.deps.logger.error({ provider, error: errorSummary(error) }, "database unavailable during login");
+      return { kind: "ServiceUnavailable", retryAfterSeconds: DATABASE_RETRY_AFTER_S };
+    });
     const log = { provider, outcome: outcome.kind, durationMs: Math.round(performance.now() - started) };
     if (outcome.kind === "LoginSucceeded") {
       this.deps.logger.info({ ...log, userId: outcome.user.id, isNewUser: outcome.isNewUser }, "login succeeded");

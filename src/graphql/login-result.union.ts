@@ -11,6 +11,7 @@ import {
   InvalidInputError,
   InvalidSignedProfileError,
   InvalidStateError,
+  ServiceUnavailableError,
   InvalidVerifierError,
   PhoneNotVerifiedError,
   ProfileUnavailableError,
@@ -60,6 +61,7 @@ export const LoginResult = createUnionType({
       InvalidIdTokenError,
       InvalidSignedProfileError,
       InvalidStateError,
+      ServiceUnavailableError,
     ] as const,
 });
 
@@ -96,6 +98,8 @@ export function toLoginResult(outcome: LoginOutcome): typeof LoginResult {
       return new InvalidSignedProfileError(SIGNED_PROFILE_REJECTION[outcome.problem]);
     case "InvalidState":
       return new InvalidStateError();
+    case "ServiceUnavailable":
+      return new ServiceUnavailableError(outcome.retryAfterSeconds);
     default:
       throw new UnreachableCaseError(outcome);
   }

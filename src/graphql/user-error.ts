@@ -15,6 +15,7 @@ export enum ErrorCode {
   INVALID_SIGNED_PROFILE = "INVALID_SIGNED_PROFILE",
   REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED",
   INVALID_STATE = "INVALID_STATE",
+  SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE",
 }
 
 registerEnumType(ErrorCode, {
@@ -39,6 +40,9 @@ registerEnumType(ErrorCode, {
     INVALID_SIGNED_PROFILE: { description: "The Truecaller-signed profile was not accepted; `reason` says why. Nothing was stored." },
     INVALID_STATE: {
       description: "The state (or Truecaller requestNonce) was not issued by startLogin for this provider, is used up or expired; nothing was sent to the provider.",
+    },
+    SERVICE_UNAVAILABLE: {
+      description: "The gateway's database is unavailable; retry the same request after `retryAfterSeconds` (what the provider answered is kept).",
     },
     REAUTHENTICATION_REQUIRED: {
       description: "The gateway holds no usable token of this provider for the user, or the provider no longer vouches for the number: log in with it again.",
@@ -144,6 +148,13 @@ export class RateLimitedError extends RetryableUserError {
 export class ProviderUnavailableError extends RetryableUserError {
   constructor(retryAfterSeconds: number | undefined) {
     super(ErrorCode.PROVIDER_UNAVAILABLE, "The login provider is unavailable; retry later.", retryAfterSeconds);
+  }
+}
+
+@ObjectType({ implements: UserError })
+export class ServiceUnavailableError extends RetryableUserError {
+  constructor(retryAfterSeconds: number) {
+    super(ErrorCode.SERVICE_UNAVAILABLE, "The service is temporarily unavailable; retry the same request shortly.", retryAfterSeconds);
   }
 }
 

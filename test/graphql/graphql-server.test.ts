@@ -99,16 +99,36 @@ describe("GraphQL over HTTP (production)", () => {
     expect(await page.text()).not.toContain("embeddable-sandbox");
   });
 
-  it("masks an unexpected fault as 'Unexpected error.', logs it, and reports health 503", async () => {
+  it("while the database is down: SERVICE_UNAVAILABLE for a login (which succeeds on retry once it is back), masked faults elsewhere, not ready but live", async () => {
+    const signedIn = (await t.login()) as { session: { accessToken: string } };
     await t.refuseDatabaseConnections();
-    const minted = t.emulator.mintCode();
-    const body = await t.graphql(VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
-    expect(body.errors).toEqual([{ message: "Unexpected error.", path: ["verifyTruecaller"], locations: expect.any(Array), extensions: { code: "INTERNAL_SERVER_ERROR" } }]);
-    expect(t.logs.some((line) => line.includes("unexpected error in GraphQL operation"))).toBe(true);
+    try {
+      const minted = t.emulator.mintCode();
+      const tokenRequestsBefore = t.emulator.requestCount("token");
+      const body = await t.graphql<{ verifyTruecaller: Record<string, unknown> }>(VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
+      expect(body.data?.verifyTruecaller).toMatchObject({ __typename: "ServiceUnavailableError", code: "SERVICE_UNAVAILABLE", retryAfterSeconds: 5 });
 
-    const health = await fetch(`${t.gateway.url}/health`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ status: "unavailable", database: "down", cache: "up" });
+      // A fault that is no login outage stays masked, with its cause in the log only.
+      const me = await t.graphql("{ me { id } }", {}, { authorization: `Bearer ${signedIn.session.accessToken}` });
+      expect(me.errors).toEqual([{ message: "Unexpected error.", path: ["me"], locations: expect.any(Array), extensions: { code: "INTERNAL_SERVER_ERROR" } }]);
+      expect(t.logs.some((line) => line.includes("unexpected error in GraphQL operation"))).toBe(true);
+
+      for (const path of ["/health", "/health/ready"]) {
+        const health = await fetch(`${t.gateway.url}${path}`);
+        expect(health.status).toBe(503);
+        expect(await health.json()).toEqual({ status: "unavailable", database: "down", cache: "up" });
+      }
+      const live = await fetch(`${t.gateway.url}/health/live`);
+      expect([live.status, await live.json()]).toEqual([200, { status: "ok" }]);
+
+      // The provider's answer was kept: the client's retry succeeds without presenting the spent code again.
+      await t.allowDatabaseConnections();
+      const retried = await t.graphql<{ verifyTruecaller: Record<string, unknown> }>(VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
+      expect(retried.data?.verifyTruecaller).toMatchObject({ __typename: "LoginSuccess" });
+      expect(t.emulator.requestCount("token")).toBe(tokenRequestsBefore + 1);
+    } finally {
+      await t.allowDatabaseConnections();
+    }
   });
 });
 

@@ -18,6 +18,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
   /** Makes the database refuse connections and ends the open ones, as an outage would. */
   refuseConnections(): Promise<void>;
+  /** Lets connections in again after {@link TestDatabase.refuseConnections}. */
+  allowConnections(): Promise<void>;
 }
 
 /**
@@ -49,6 +51,11 @@ export async function createTestDatabase(options: { migrate?: boolean; settings?
         // ALLOW_CONNECTIONS binds superusers too, unlike CONNECTION LIMIT.
         await client.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
         await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+      });
+    },
+    allowConnections: async () => {
+      await withAdminClient(adminUrl, async (client) => {
+        await client.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
       });
     },
   };

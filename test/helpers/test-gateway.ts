@@ -31,6 +31,8 @@ export interface TestGateway {
   readonly databaseUrl: string;
   /** Cuts the gateway off its database: open connections end, new ones are refused. */
   refuseDatabaseConnections(): Promise<void>;
+  /** Lets the gateway reach its database again. */
+  allowDatabaseConnections(): Promise<void>;
   /** The environment the gateway was started with (keys included). */
   readonly env: Readonly<Record<string, string>>;
   /** Sends a GraphQL operation over HTTP and returns the parsed response body. */
@@ -83,6 +85,7 @@ export const LOGIN_RESULT_FIELDS = /* GraphQL */ `
   ... on InvalidInputError { field }
   ... on RateLimitedError { retryAfterSeconds }
   ... on ProviderUnavailableError { retryAfterSeconds }
+  ... on ServiceUnavailableError { retryAfterSeconds }
   ... on InvalidSignedProfileError { reason }
 `;
 
@@ -167,6 +170,7 @@ export async function startTestGateway(
     providerTokens: new ProviderTokenCache(createRedisCache(redis), new TokenCipher(parseKeyring(keyring)!)),
     databaseUrl: database.url,
     refuseDatabaseConnections: () => database.refuseConnections(),
+    allowDatabaseConnections: () => database.allowConnections(),
     graphql,
     verify,
     async login(mint) {

@@ -544,9 +544,8 @@ describe("signed profiles when storing the login fails", () => {
     const input = { payload: signed.payload, signature: signed.signature, signatureAlgorithm: signed.signatureAlgorithm, requestNonce };
 
     await t.refuseDatabaseConnections();
-    const failed = await postGraphql(t.gateway.url, SIGNED_PROFILE_LOGIN, input);
-    expect(failed.data).toBeFalsy();
-    expect(failed.errors).toHaveLength(1);
+    const failed = await postGraphql<{ verifyTruecallerSignedProfile: Record<string, unknown> }>(t.gateway.url, SIGNED_PROFILE_LOGIN, input);
+    expect(failed.data?.verifyTruecallerSignedProfile).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
 
     // Another instance on a working database and the same Redis key space accepts the same payload.
     const database = await createTestDatabase();
@@ -558,7 +557,7 @@ describe("signed profiles when storing the login fails", () => {
       await gateway.close();
       await database.drop();
     }
-    expect(t.logs.some((line) => line.includes("unexpected error"))).toBe(true);
+    expect(t.logs.some((line) => line.includes("database unavailable during login"))).toBe(true);
     expect(t.logs.filter((line) => line.includes(input.payload) || line.includes(input.signature))).toEqual([]);
   });
 });

@@ -1,0 +1,38 @@
+import { Prisma } from "../generated/prisma/client.js";
+
+/** Driver-adapter error kinds that mean the database could not be reached or used, not that a query is wrong. */
+const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections", "DatabaseDoesNotExist"]);
+/** SQLSTATE classes of connection trouble (08), exhausted resources (53) and shutdowns (57P). */
+const UNAVAILABLE_SQLSTATE_PREFIXES = ["08", "53", "57P"];
+/** Prisma's own codes for "cannot reach the database" and "no connection from the pool in time". */
+const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024"]);
+/** Socket errors of node's `net`, as pg raises them when it cannot connect. */
+const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"]);
+
+interface AdapterCause {
+  readonly kind?: unknown;
+  readonly originalCode?: unknown;
+  readonly severity?: unknown;
+}
+
+/**
+ * Whether `error` says the database is unavailable (down, unreachable,
+ * refusing connections, out of connections) rather than that our query is
+ * wrong: the first is an outage to answer SERVICE_UNAVAILABLE to, the second a
+ * bug to mask.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientInitializationError) return true;
+  if (error instanceof Prisma.PrismaClientKnownRequestError || error instanceof Prisma.PrismaClientUnknownRequestError) {
+    if ("code" in error && typeof error.code === "string" && UNAVAILABLE_PRISMA_CODES.has(error.code)) return true;
+    const meta = "meta" in error ? (error.meta as { driverAdapterError?: { cause?: AdapterCause } } | undefined) : undefined;
+    const cause = meta?.driverAdapterError?.cause;
+    if (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) return true;
+    const sqlState = cause?.originalCode;
+    // A FATAL error ends the connection: the database refused or dropped it.
+    if (cause?.severity === "FATAL") return true;
+    return typeof sqlState === "string" && UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => sqlState.startsWith(prefix));
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && UNAVAILABLE_SOCKET_CODES.has(code);
+}
