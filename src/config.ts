@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { DatabaseSettings } from "./store/database.js";
 import { parseSigningKeys, type SigningKeySet } from "./auth/signing-keys.js";
+import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from "./graphql/armor.js";
 import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
@@ -78,6 +79,17 @@ const environmentSchema = z
     LOGIN_REPLAY_TTL_S: integer(30, 3_600).default(600),
     LOGIN_STATE_TTL_S: integer(30, 3_600).default(600),
     REQUIRE_LOGIN_STATE: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
+    LOGIN_EVENT_RETENTION_DAYS: integer(1, 3_650).default(90),
+    GRAPHQL_MAX_DEPTH: integer(4, 64).default(DEFAULT_GRAPHQL_LIMITS.maxDepth),
+    GRAPHQL_MAX_ALIASES: integer(0, 100).default(DEFAULT_GRAPHQL_LIMITS.maxAliases),
+    GRAPHQL_MAX_TOKENS: integer(300, 20_000).default(DEFAULT_GRAPHQL_LIMITS.maxTokens),
+    GRAPHQL_MAX_COST: integer(100, 1_000_000).default(DEFAULT_GRAPHQL_LIMITS.maxCost),
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(false|true|\d{1,2}|loopback|linklocal|uniquelocal|[0-9a-fA-F.:/, ]+)$/, {
+        error: "must be false, true, a hop count, or addresses/subnets (comma-separated)",
+      })
+      .default("false"),
     ROUTER_SECRET: z.string().min(MIN_ROUTER_SECRET_LENGTH, { error: `must be at least ${MIN_ROUTER_SECRET_LENGTH} characters` }).optional(),
     TRUECALLER_CLIENT_ID: z.string().optional(),
     TRUECALLER_BASE_URL: httpUrl.default(TRUECALLER_DEFAULT_BASE_URL),
@@ -165,6 +177,10 @@ export interface Config {
   /** A number nobody logged in with for this many days may belong to someone new. */
   readonly numberRecycledAfterDays: number;
   readonly logins: LoginSettings;
+  /** Depth, alias, token and cost limits of every operation. */
+  readonly graphqlLimits: GraphqlLimits;
+  /** Express's `trust proxy`: which hops' X-Forwarded-For names the client (false: none, the socket's address counts). */
+  readonly trustProxy: boolean | number | string;
   /** When set, `_entities` answers only requests whose `router-secret` header carries it. */
   readonly routerSecret: string | undefined;
   /** Absent when no client id is set: Truecaller's three paths then answer PROVIDER_MISCONFIGURED. */
@@ -186,6 +202,8 @@ export interface LoginSettings {
   readonly stateTtlSeconds: number;
   /** Every code login (and signed profile) must bring a state (nonce) from startLogin. */
   readonly requireState: boolean;
+  /** LoginEvent rows are kept this long. */
+  readonly eventRetentionDays: number;
 }
 
 export interface TruecallerSettings {
@@ -280,7 +298,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pruneIntervalSeconds: e.SESSION_PRUNE_INTERVAL_S,
     },
     numberRecycledAfterDays: e.NUMBER_RECYCLED_AFTER_DAYS,
-    logins: { replayTtlSeconds: e.LOGIN_REPLAY_TTL_S, stateTtlSeconds: e.LOGIN_STATE_TTL_S, requireState: e.REQUIRE_LOGIN_STATE === "true" },
+    logins: {
+      replayTtlSeconds: e.LOGIN_REPLAY_TTL_S,
+      stateTtlSeconds: e.LOGIN_STATE_TTL_S,
+      requireState: e.REQUIRE_LOGIN_STATE === "true",
+      eventRetentionDays: e.LOGIN_EVENT_RETENTION_DAYS,
+    },
+    trustProxy: trustProxySetting(e.TRUST_PROXY),
+    graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxTokens: e.GRAPHQL_MAX_TOKENS, maxCost: e.GRAPHQL_MAX_COST },
     routerSecret: e.ROUTER_SECRET,
     truecaller:
       e.TRUECALLER_CLIENT_ID === undefined
@@ -311,6 +336,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     loginTimeoutMs: e.LOGIN_TIMEOUT_MS,
   };
+}
+
+/** TRUST_PROXY as Express takes it: a boolean, a hop count, or a list of trusted addresses and subnets. */
+function trustProxySetting(value: string): boolean | number | string {
+  if (value === "true" || value === "false") return value === "true";
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /** zod's default texts can quote the input ("received 'x'"); keep only our own words. */

@@ -9,6 +9,7 @@ import type { GraphQLSchema } from "graphql";
 import type { ContainerType } from "type-graphql";
 import { AccessTokens } from "./auth/access-tokens.js";
 import { IdempotentExchange } from "./auth/idempotent-exchange.js";
+import { LoginAudit } from "./auth/login-audit.js";
 import { LoginService, type TruecallerAppLessPaths } from "./auth/login.service.js";
 import { ProfileService } from "./auth/profile.service.js";
 import { RefreshTokenSuccession } from "./auth/refresh-tokens.js";
@@ -17,10 +18,12 @@ import { loadOrCreateSigningKeyFile, type SigningKeySet } from "./auth/signing-k
 import { UserDirectory } from "./auth/user-directory.js";
 import type { Config } from "./config.js";
 import { createContextFactory, type GatewayContext } from "./graphql/context.js";
+import { operationLimits } from "./graphql/armor.js";
 import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-error.js";
 import { LoginResolver } from "./graphql/login.resolver.js";
 import { ProfileResolver } from "./graphql/profile.resolver.js";
 import { UserResolver } from "./graphql/user.resolver.js";
+import { currentRequest, requestScopes } from "./graphql/request-scope.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
@@ -34,6 +37,7 @@ import { createWgtwoProvider } from "./providers/wgtwo/wgtwo.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { KeyedHash } from "./store/keyed-hash.js";
 import { LoginChallenges } from "./store/login-challenges.js";
+import { LoginEventRepository } from "./store/login-events.js";
 import { LoginReplays } from "./store/login-replays.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
@@ -112,6 +116,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       reuseGraceSeconds: config.sessions.reuseGraceSeconds,
       revokedSessionRetentionDays: config.sessions.revokedSessionRetentionDays,
     });
+    const loginEvents = new LoginEventRepository(database.prisma);
     const challenges = new LoginChallenges(cache, new KeyedHash(encryptionKeyring, "login state"), config.logins.stateTtlSeconds * 1000);
     const logins = new LoginService({
       providers,
@@ -125,6 +130,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       }),
       challenges,
       requireLoginState: config.logins.requireState,
+      audit: new LoginAudit(loginEvents, new KeyedHash(encryptionKeyring, "client ip"), logger),
       truecaller: truecallerAppLessPaths(config, options, logger, cache),
       users,
       providerTokens,
@@ -147,9 +153,10 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       database,
       cache,
     });
-    const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, config.sessions.pruneIntervalSeconds * 1000, () =>
-      sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed")),
-    );
+    const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, config.sessions.pruneIntervalSeconds * 1000, async () => {
+      await sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed"));
+      await loginEvents.prune(config.logins.eventRetentionDays).catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning login events failed"));
+    });
     const { port } = httpServer.server.address() as AddressInfo;
     const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
     logger.info({ url: `${url}/graphql` }, "gateway listening");
@@ -239,13 +246,27 @@ async function serve(
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const app = express();
   app.disable("x-powered-by");
+  // Which X-Forwarded-For hops name the client (request.ip): none unless TRUST_PROXY says a proxy is in front.
+  app.set("trust proxy", config.trustProxy);
+  // Before anything that can answer: every response, refusals included, carries the request's id.
+  app.use(requestScopes(logger));
   const server = createServer(app);
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     introspection: !config.production,
+    // Without introspection, "Did you mean …?" would still spell out the schema.
+    hideSchemaDetailsFromClientErrors: config.production,
+    // Depth, aliases, directives, tokens and cost of one operation (see graphql/armor.ts).
+    ...operationLimits(config.graphqlLimits),
+    // Apollo's bound on selections expanded through fragments; the limits above run after it.
+    maxRecursiveSelections: true,
+    // Apollo's defaults, stated: one operation per request (an array body is a 400), and no GET or
+    // simple POST without a header a browser cannot send cross-site unpreflighted.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
     stopOnTerminationSignals: false,
-    formatError: createErrorFormatter({ production: config.production, logger }),
+    formatError: createErrorFormatter({ production: config.production, logger, currentRequest }),
     // Decided by our config, not Apollo's reading of NODE_ENV.
     includeStacktraceInErrorResponses: !config.production,
     plugins: [
@@ -306,13 +327,16 @@ function requestErrorHandler(logger: Logger): express.ErrorRequestHandler {
   return (error: { status?: unknown; type?: unknown }, _request, response, _next) => {
     const status = typeof error.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
     const type = typeof error.type === "string" ? error.type : undefined;
+    const request = currentRequest();
+    const log = request?.logger ?? logger;
     if (status === 500) {
-      logger.error({ error: errorSummary(error) }, "unexpected error in HTTP request");
-    } else {
-      logger.info({ status, type }, "request refused before GraphQL");
+      log.error({ error: errorSummary(error) }, "unexpected error in HTTP request");
+      const extensions = { code: "INTERNAL_SERVER_ERROR", ...(request ? { requestId: request.requestId } : {}) };
+      response.status(status).json({ errors: [{ message: MASKED_ERROR_MESSAGE, extensions }] });
+      return;
     }
-    const message = status === 500 ? MASKED_ERROR_MESSAGE : (type && BODY_ERROR_MESSAGES[type]) ?? "Bad request.";
-    response.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] });
+    log.info({ status, type }, "request refused before GraphQL");
+    response.status(status).json({ errors: [{ message: (type && BODY_ERROR_MESSAGES[type]) ?? "Bad request.", extensions: { code: "BAD_REQUEST" } }] });
   };
 }
 

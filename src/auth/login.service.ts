@@ -9,6 +9,7 @@ import type { UsedPayloads } from "../store/used-payloads.js";
 import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import type { IdempotentExchange } from "./idempotent-exchange.js";
+import type { ClientInfo, LoginAudit } from "./login-audit.js";
 import {
   MAX_STATE_LENGTH,
   printableProblem,
@@ -44,6 +45,8 @@ export interface LoginServiceDependencies {
   /** Nonces issued by startLogin; Truecaller's signed profiles must carry one when `requireLoginState`. */
   readonly challenges: LoginChallenges;
   readonly requireLoginState: boolean;
+  /** One LoginEvent per attempt. */
+  readonly audit: LoginAudit;
   readonly users: UserRepository;
   readonly providerTokens: ProviderTokenCache;
   readonly sessions: SessionService;
@@ -77,8 +80,8 @@ export class LoginService {
     return this.deps.challenges.issue(providerId);
   }
 
-  verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput): Promise<LoginOutcome> {
-    return this.observed(providerId, async () => {
+  verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput, client: ClientInfo): Promise<LoginOutcome> {
+    return this.observed(providerId, client, async () => {
       const provider = this.deps.providers.get(providerId);
       if (!provider) return this.notConfigured(providerId);
       const grant = validateCodeGrant(input, provider.grantRules);
@@ -114,8 +117,8 @@ export class LoginService {
   }
 
   /** Truecaller users without the app: the SDK's access token names the number Truecaller verified by call or OTP. */
-  verifyTruecallerAccessToken(input: TruecallerAccessTokenInput): Promise<LoginOutcome> {
-    return this.observed("truecaller_otp", async () => {
+  verifyTruecallerAccessToken(input: TruecallerAccessTokenInput, client: ClientInfo): Promise<LoginOutcome> {
+    return this.observed("truecaller_otp", client, async () => {
       const truecaller = this.deps.truecaller;
       if (!truecaller) return this.notConfigured("truecaller_otp");
       const valid = validateTruecallerAccessToken(input);
@@ -144,8 +147,8 @@ export class LoginService {
   }
 
   /** A Truecaller-signed profile (SDK 2.x / iOS), accepted once while recent. */
-  verifyTruecallerSignedProfile(input: SignedProfileInput): Promise<LoginOutcome> {
-    return this.observed("truecaller_signed_profile", async () => {
+  verifyTruecallerSignedProfile(input: SignedProfileInput, client: ClientInfo): Promise<LoginOutcome> {
+    return this.observed("truecaller_signed_profile", client, async () => {
       const truecaller = this.deps.truecaller;
       if (!truecaller?.signedProfiles) return this.notConfigured("truecaller_signed_profile");
       const valid = validateSignedProfileInput(input);
@@ -186,11 +189,11 @@ export class LoginService {
   }
 
   /**
-   * Logs one line per attempt: the outcome kind, never the submitted values.
+   * Logs one line per attempt (the outcome kind, never the submitted values) and records its LoginEvent.
    * A database outage becomes SERVICE_UNAVAILABLE (each flow has given back
    * what the client's retry needs before it gets here); anything else thrown is a bug.
    */
-  private async observed(provider: IdentityProviderId, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
+  private async observed(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
     const started = performance.now();
     const outcome = await attempt().catch((error: unknown): LoginOutcome => {
       if (!isDatabaseUnavailable(error)) throw error;
@@ -203,6 +206,7 @@ export class LoginService {
     } else {
       this.deps.logger.info(log, "login refused");
     }
+    await this.deps.audit.record(provider, outcome, client);
     return outcome;
   }
 

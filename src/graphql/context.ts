@@ -4,6 +4,7 @@ import { GraphQLError } from "graphql";
 import type { Authenticated, Authentication, SessionService } from "../auth/session.service.js";
 import type { UserDirectory } from "../auth/user-directory.js";
 import type { StoredUser } from "../auth/login-outcome.js";
+import type { ClientInfo } from "../auth/login-audit.js";
 import type { StoredIdentity } from "../store/user.repository.js";
 import { AuthErrorCode } from "./format-error.js";
 
@@ -24,6 +25,8 @@ export interface GatewayContext {
   readonly users: DataLoader<string, StoredUser | null>;
   /** The identities of users by user id, batched per request. */
   readonly identities: DataLoader<string, StoredIdentity[]>;
+  /** Who sent the request, for the audit trail. */
+  readonly client: ClientInfo;
 }
 
 export interface ContextDependencies {
@@ -35,7 +38,8 @@ export interface ContextDependencies {
 /** Builds the per-request context from the request's headers. */
 export function createContextFactory(deps: ContextDependencies) {
   const routerSecretDigest = deps.routerSecret === undefined ? undefined : digest(deps.routerSecret);
-  return ({ req }: { req: { headers: Record<string, string | string[] | undefined> } }): Promise<GatewayContext> => {
+  // `ip` is Express's: the socket's address, or X-Forwarded-For's client behind a proxy trusted by TRUST_PROXY.
+  return ({ req }: { req: { headers: Record<string, string | string[] | undefined>; ip?: string | undefined } }): Promise<GatewayContext> => {
     const authorization = req.headers.authorization;
     let authentication: Promise<Authentication | undefined> | undefined;
     const context: GatewayContext = {
@@ -49,6 +53,7 @@ export function createContextFactory(deps: ContextDependencies) {
       fromRouter: routerSecretDigest === undefined || presented(req.headers["router-secret"], routerSecretDigest),
       users: new DataLoader((ids: readonly string[]) => deps.directory.findByIds(ids)),
       identities: new DataLoader((ids: readonly string[]) => deps.directory.identitiesOf(ids)),
+      client: { ip: req.ip, userAgent: typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : undefined },
     };
     return Promise.resolve(context);
   };

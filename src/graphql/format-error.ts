@@ -1,6 +1,7 @@
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import { errorSummary, type Logger } from "../logger.js";
+import type { RequestScope } from "./request-scope.js";
 
 /** Codes of the errors our resolvers raise about the caller's credentials (see graphql/context.ts). */
 export const AuthErrorCode = { UNAUTHENTICATED: "UNAUTHENTICATED", FORBIDDEN: "FORBIDDEN" } as const;
@@ -43,8 +44,12 @@ function withoutValues(message: string): string {
  * Apollo's `formatError`: request errors pass through (with submitted values
  * cut out); anything else is a fault, logged in full and shown as "Unexpected
  * error." in production. Login failures never get here: they are union members.
+ *
+ * Apollo hands the formatter no request, so `currentRequest` supplies the one
+ * being answered: a fault's log line and its `extensions.requestId` carry the
+ * same id, which the client also got in the `x-request-id` header.
  */
-export function createErrorFormatter(options: { production: boolean; logger: Logger }) {
+export function createErrorFormatter(options: { production: boolean; logger: Logger; currentRequest?: () => RequestScope | undefined }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
@@ -52,13 +57,15 @@ export function createErrorFormatter(options: { production: boolean; logger: Log
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, message: withoutValues(formatted.message), extensions };
     }
-    options.logger.error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
-    if (!options.production) return formatted;
+    const request = options.currentRequest?.();
+    (request?.logger ?? options.logger).error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
+    const requestId = request ? { requestId: request.requestId } : {};
+    if (!options.production) return { ...formatted, extensions: { ...formatted.extensions, ...requestId } };
     return {
       message: MASKED_ERROR_MESSAGE,
       ...(formatted.path ? { path: formatted.path } : {}),
       ...(formatted.locations ? { locations: formatted.locations } : {}),
-      extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR },
+      extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR, ...requestId },
     };
   };
 }

@@ -1,6 +1,7 @@
-import { Arg, Field, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
 import type { LoginService } from "../auth/login.service.js";
 import type { ProviderId } from "../providers/provider.js";
+import type { GatewayContext } from "./context.js";
 import { LoginResult, toLoginResult } from "./login-result.union.js";
 import { LoginProvider } from "./provider.enums.js";
 
@@ -72,6 +73,7 @@ export class LoginResolver {
       "reads the profile and stores the user of the verified phone number.",
   })
   async verifyTruecaller(
+    @Ctx() context: GatewayContext,
     @Arg("code", () => String, { description: "Authorization code from the SDK's TcOAuthData callback." }) code: string,
     @Arg("verifier", () => String, { description: "The PKCE code verifier (RFC 7636) the app generated for this authorization." })
     verifier: string,
@@ -79,7 +81,11 @@ export class LoginResolver {
     state: string | null,
   ): Promise<typeof LoginResult> {
     return toLoginResult(
-      await this.logins.verifyAuthorizationCode("truecaller", { code, verifier, redirectUri: undefined, nonce: undefined, state: state ?? undefined }),
+      await this.logins.verifyAuthorizationCode(
+        "truecaller",
+        { code, verifier, redirectUri: undefined, nonce: undefined, state: state ?? undefined },
+        context.client,
+      ),
     );
   }
 
@@ -88,15 +94,19 @@ export class LoginResolver {
       "Completes an authorization-code login with any configured provider: exchanges the code, validates the ID token where the provider " +
       "issues one, reads the profile and stores the user of the verified phone number, linking this provider account to it.",
   })
-  async verifyPhoneLogin(@Arg("input", () => PhoneLoginInput) input: PhoneLoginInput): Promise<typeof LoginResult> {
+  async verifyPhoneLogin(@Ctx() context: GatewayContext, @Arg("input", () => PhoneLoginInput) input: PhoneLoginInput): Promise<typeof LoginResult> {
     return toLoginResult(
-      await this.logins.verifyAuthorizationCode(input.provider, {
-        code: input.code,
-        verifier: input.verifier ?? undefined,
-        redirectUri: input.redirectUri ?? undefined,
-        nonce: input.nonce ?? undefined,
-        state: input.state ?? undefined,
-      }),
+      await this.logins.verifyAuthorizationCode(
+        input.provider,
+        {
+          code: input.code,
+          verifier: input.verifier ?? undefined,
+          redirectUri: input.redirectUri ?? undefined,
+          nonce: input.nonce ?? undefined,
+          state: input.state ?? undefined,
+        },
+        context.client,
+      ),
     );
   }
 
@@ -106,12 +116,13 @@ export class LoginResolver {
       "Truecaller verified for the SDK's access token. The names are what the user typed into the app.",
   })
   async verifyTruecallerAccessToken(
+    @Ctx() context: GatewayContext,
     @Arg("accessToken", () => String, { description: "The access token from the SDK's verification callback." }) accessToken: string,
     @Arg("firstName", () => String, { nullable: true, description: "The first name the user typed into the app." }) firstName: string | null,
     @Arg("lastName", () => String, { nullable: true, description: "The last name the user typed into the app." }) lastName: string | null,
   ): Promise<typeof LoginResult> {
     return toLoginResult(
-      await this.logins.verifyTruecallerAccessToken({ accessToken, firstName: firstName ?? undefined, lastName: lastName ?? undefined }),
+      await this.logins.verifyTruecallerAccessToken({ accessToken, firstName: firstName ?? undefined, lastName: lastName ?? undefined }, context.client),
     );
   }
 
@@ -121,6 +132,7 @@ export class LoginResolver {
       "keys, the request nonce and the payload's age. Each payload logs in once.",
   })
   async verifyTruecallerSignedProfile(
+    @Ctx() context: GatewayContext,
     @Arg("payload", () => String, { description: "The profile's `payload` (base64), exactly as the SDK gave it." }) payload: string,
     @Arg("signature", () => String, { description: "The profile's `signature` (base64)." }) signature: string,
     @Arg("signatureAlgorithm", () => String, { nullable: true, description: "The profile's `signatureAlgorithm`; SHA512withRSA when absent." })
@@ -128,7 +140,10 @@ export class LoginResolver {
     @Arg("requestNonce", () => String, { description: "The nonce the app gave the SDK for this request." }) requestNonce: string,
   ): Promise<typeof LoginResult> {
     return toLoginResult(
-      await this.logins.verifyTruecallerSignedProfile({ payload, signature, signatureAlgorithm: signatureAlgorithm ?? undefined, requestNonce }),
+      await this.logins.verifyTruecallerSignedProfile(
+        { payload, signature, signatureAlgorithm: signatureAlgorithm ?? undefined, requestNonce },
+        context.client,
+      ),
     );
   }
 }

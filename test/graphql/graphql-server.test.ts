@@ -110,7 +110,9 @@ describe("GraphQL over HTTP (production)", () => {
 
       // A fault that is no login outage stays masked, with its cause in the log only.
       const me = await t.graphql("{ me { id } }", {}, { authorization: `Bearer ${signedIn.session.accessToken}` });
-      expect(me.errors).toEqual([{ message: "Unexpected error.", path: ["me"], locations: expect.any(Array), extensions: { code: "INTERNAL_SERVER_ERROR" } }]);
+      expect(me.errors).toEqual([
+        { message: "Unexpected error.", path: ["me"], locations: expect.any(Array), extensions: { code: "INTERNAL_SERVER_ERROR", requestId: expect.any(String) } },
+      ]);
       expect(t.logs.some((line) => line.includes("unexpected error in GraphQL operation"))).toBe(true);
 
       for (const path of ["/health", "/health/ready"]) {

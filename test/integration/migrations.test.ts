@@ -68,7 +68,7 @@ describe("applyMigrations on PostgreSQL", () => {
 
     expect(await applyMigrations({ kind: "postgres", url })).toEqual({ applied: migrationNames });
 
-    expect(await publicTables(url)).toEqual(["_prisma_migrations", "identities", "refresh_tokens", "sessions", "users"]);
+    expect(await publicTables(url)).toEqual(["_prisma_migrations", "identities", "login_events", "refresh_tokens", "sessions", "users"]);
     const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; rolled_back_at: Date | null }>(
       url,
       "SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name",
@@ -169,7 +169,7 @@ describe("applyMigrations on PGlite", () => {
     try {
       expect(await applyMigrations({ kind: "pglite", db })).toEqual({ applied: migrationNames });
       const { rows } = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-      expect(rows.map((row) => row.table_name)).toEqual(["_prisma_migrations", "identities", "refresh_tokens", "sessions", "users"]);
+      expect(rows.map((row) => row.table_name)).toEqual(["_prisma_migrations", "identities", "login_events", "refresh_tokens", "sessions", "users"]);
       expect(await applyMigrations({ kind: "pglite", db })).toEqual({ applied: [] });
     } finally {
       await db.close();

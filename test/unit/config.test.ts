@@ -48,7 +48,9 @@ describe("loadConfig", () => {
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
       numberRecycledAfterDays: 90,
-      logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false },
+      logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false, eventRetentionDays: 90 },
+      trustProxy: false,
+      graphqlLimits: { maxDepth: 8, maxAliases: 10, maxTokens: 1000, maxCost: 1000 },
     });
   });
 
@@ -319,13 +321,42 @@ describe("loadConfig: TRUECALLER_PAYLOAD_MAX_AGE_S", () => {
   });
 
   it("reads the login replay and state settings", () => {
-    expect(loadConfig({ LOGIN_REPLAY_TTL_S: "120", LOGIN_STATE_TTL_S: "300", REQUIRE_LOGIN_STATE: "true" }).logins).toEqual({
+    expect(loadConfig({ LOGIN_REPLAY_TTL_S: "120", LOGIN_STATE_TTL_S: "300", REQUIRE_LOGIN_STATE: "true", LOGIN_EVENT_RETENTION_DAYS: "30" }).logins).toEqual({
       replayTtlSeconds: 120,
       stateTtlSeconds: 300,
       requireState: true,
+      eventRetentionDays: 30,
     });
     expect(messageOf({ LOGIN_REPLAY_TTL_S: "3601", REQUIRE_LOGIN_STATE: "yes" })).toBe(
       "Invalid configuration: LOGIN_REPLAY_TTL_S must be at most 3600; REQUIRE_LOGIN_STATE must be true or false",
+    );
+  });
+
+  it.each([
+    ["false", false],
+    ["true", true],
+    ["2", 2],
+    ["loopback", "loopback"],
+    ["10.0.0.0/8, 192.168.1.1", "10.0.0.0/8, 192.168.1.1"],
+  ])("reads TRUST_PROXY=%s as Express's trust proxy setting", (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it("reads the GraphQL operation limits within their ranges", () => {
+    expect(loadConfig({ GRAPHQL_MAX_DEPTH: "12", GRAPHQL_MAX_ALIASES: "0", GRAPHQL_MAX_TOKENS: "5000", GRAPHQL_MAX_COST: "20000" }).graphqlLimits).toEqual({
+      maxDepth: 12,
+      maxAliases: 0,
+      maxTokens: 5000,
+      maxCost: 20000,
+    });
+    expect(messageOf({ GRAPHQL_MAX_DEPTH: "3", GRAPHQL_MAX_TOKENS: "20001" })).toBe(
+      "Invalid configuration: GRAPHQL_MAX_DEPTH must be at least 4; GRAPHQL_MAX_TOKENS must be at most 20000",
+    );
+  });
+
+  it("refuses a TRUST_PROXY Express would misread, without echoing it", () => {
+    expect(messageOf({ TRUST_PROXY: "everyone; DROP" })).toBe(
+      "Invalid configuration: TRUST_PROXY must be false, true, a hop count, or addresses/subnets (comma-separated)",
     );
   });
 
