@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { DatabaseSettings } from "./store/database.js";
 import { parseSigningKeys, type SigningKeySet } from "./auth/signing-keys.js";
 import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from "./graphql/armor.js";
+import type { RateLimitSettings } from "./store/rate-limits.js";
 import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
@@ -80,6 +81,12 @@ const environmentSchema = z
     LOGIN_STATE_TTL_S: integer(30, 3_600).default(600),
     REQUIRE_LOGIN_STATE: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
     LOGIN_EVENT_RETENTION_DAYS: integer(1, 3_650).default(90),
+    LOGIN_RATE_PER_IP: integer(0, 100_000).default(60),
+    LOGIN_RATE_PER_IP_WINDOW_S: integer(1, 86_400).default(60),
+    LOGIN_RATE_PER_NUMBER: integer(0, 100_000).default(10),
+    LOGIN_RATE_PER_NUMBER_WINDOW_S: integer(1, 86_400).default(3_600),
+    LOGIN_FAILURES_PER_IP: integer(0, 100_000).default(20),
+    LOGIN_FAILURES_PER_IP_WINDOW_S: integer(1, 86_400).default(900),
     GRAPHQL_MAX_DEPTH: integer(4, 64).default(DEFAULT_GRAPHQL_LIMITS.maxDepth),
     GRAPHQL_MAX_ALIASES: integer(0, 100).default(DEFAULT_GRAPHQL_LIMITS.maxAliases),
     GRAPHQL_MAX_TOKENS: integer(300, 20_000).default(DEFAULT_GRAPHQL_LIMITS.maxTokens),
@@ -177,6 +184,8 @@ export interface Config {
   /** A number nobody logged in with for this many days may belong to someone new. */
   readonly numberRecycledAfterDays: number;
   readonly logins: LoginSettings;
+  /** Login abuse limits (0 points: no limit). */
+  readonly rateLimits: RateLimitSettings;
   /** Depth, alias, token and cost limits of every operation. */
   readonly graphqlLimits: GraphqlLimits;
   /** Express's `trust proxy`: which hops' X-Forwarded-For names the client (false: none, the socket's address counts). */
@@ -305,6 +314,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventRetentionDays: e.LOGIN_EVENT_RETENTION_DAYS,
     },
     trustProxy: trustProxySetting(e.TRUST_PROXY),
+    rateLimits: {
+      perClient: { points: e.LOGIN_RATE_PER_IP, windowSeconds: e.LOGIN_RATE_PER_IP_WINDOW_S },
+      perNumber: { points: e.LOGIN_RATE_PER_NUMBER, windowSeconds: e.LOGIN_RATE_PER_NUMBER_WINDOW_S },
+      failuresPerClient: { points: e.LOGIN_FAILURES_PER_IP, windowSeconds: e.LOGIN_FAILURES_PER_IP_WINDOW_S },
+    },
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxTokens: e.GRAPHQL_MAX_TOKENS, maxCost: e.GRAPHQL_MAX_COST },
     routerSecret: e.ROUTER_SECRET,
     truecaller:

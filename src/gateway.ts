@@ -10,6 +10,7 @@ import type { ContainerType } from "type-graphql";
 import { AccessTokens } from "./auth/access-tokens.js";
 import { IdempotentExchange } from "./auth/idempotent-exchange.js";
 import { LoginAudit } from "./auth/login-audit.js";
+import { LoginLimits } from "./auth/login-limits.js";
 import { LoginService, type TruecallerAppLessPaths } from "./auth/login.service.js";
 import { ProfileService } from "./auth/profile.service.js";
 import { RefreshTokenSuccession } from "./auth/refresh-tokens.js";
@@ -28,6 +29,7 @@ import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
 import { runPeriodically } from "./periodic.js";
+import { numberVerificationWithCircuitBreaker, withCircuitBreaker } from "./providers/circuit-breaker.js";
 import { createOidcProvider } from "./providers/oidc/oidc.js";
 import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
 import { createTruecallerNumberVerification } from "./providers/truecaller/phone-number-detail.js";
@@ -39,6 +41,7 @@ import { KeyedHash } from "./store/keyed-hash.js";
 import { LoginChallenges } from "./store/login-challenges.js";
 import { LoginEventRepository } from "./store/login-events.js";
 import { LoginReplays } from "./store/login-replays.js";
+import { LoginRateLimits } from "./store/rate-limits.js";
 import { ProviderTokenCache } from "./store/provider-token-cache.js";
 import { connectRedis } from "./store/redis.js";
 import { SessionRepository } from "./store/session.repository.js";
@@ -85,7 +88,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   logger.info({ database: database.kind, appliedMigrations }, "database ready");
   let cache: TtlCache | undefined;
   try {
-    cache = config.cache.kind === "redis" ? createRedisCache(await connectRedis(config.cache.url, config.cache.keyPrefix, logger)) : createMemoryCache();
+    const redis = config.cache.kind === "redis" ? await connectRedis(config.cache.url, config.cache.keyPrefix, logger) : undefined;
+    cache = redis ? createRedisCache(redis) : createMemoryCache();
     if (database.kind === "embedded" || cache.kind === "memory") {
       logger.warn(
         { database: database.kind, cache: cache.kind },
@@ -117,6 +121,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       revokedSessionRetentionDays: config.sessions.revokedSessionRetentionDays,
     });
     const loginEvents = new LoginEventRepository(database.prisma);
+    const clientHash = new KeyedHash(encryptionKeyring, "client ip");
     const challenges = new LoginChallenges(cache, new KeyedHash(encryptionKeyring, "login state"), config.logins.stateTtlSeconds * 1000);
     const logins = new LoginService({
       providers,
@@ -130,7 +135,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       }),
       challenges,
       requireLoginState: config.logins.requireState,
-      audit: new LoginAudit(loginEvents, new KeyedHash(encryptionKeyring, "client ip"), logger),
+      audit: new LoginAudit(loginEvents, clientHash, logger),
+      limits: new LoginLimits(new LoginRateLimits(config.rateLimits, redis), clientHash),
       truecaller: truecallerAppLessPaths(config, options, logger, cache),
       users,
       providerTokens,
@@ -180,7 +186,7 @@ function providerCommons(config: Config, options: GatewayOptions, logger: Logger
   return { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), logger, documentTimeoutMs: config.loginTimeoutMs };
 }
 
-/** The code-flow providers whose settings are present, by id. */
+/** The code-flow providers whose settings are present, by id, each behind its own circuit breaker. */
 function configuredProviders(config: Config, options: GatewayOptions, logger: Logger): Map<ProviderId, PhoneLoginProvider> {
   const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
   const providers: PhoneLoginProvider[] = [];
@@ -189,7 +195,7 @@ function configuredProviders(config: Config, options: GatewayOptions, logger: Lo
   if (config.oidc) providers.push(createOidcProvider({ ...common, ...config.oidc, discoveryTimeoutMs: documentTimeoutMs }));
   if (providers.length === 0) logger.warn("no login provider is configured (TRUECALLER_CLIENT_ID, WGTWO_CLIENT_ID, OIDC_ISSUER): every login answers PROVIDER_MISCONFIGURED");
   else if (!config.truecaller) logger.info("TRUECALLER_CLIENT_ID is not set: Truecaller logins answer PROVIDER_MISCONFIGURED");
-  return new Map(providers.map((provider) => [provider.id, provider]));
+  return new Map(providers.map((provider) => [provider.id, withCircuitBreaker(provider, { logger })]));
 }
 
 /** Truecaller's drop-call/OTP path wherever Truecaller is configured, and signed profiles where also switched on. */
@@ -198,7 +204,11 @@ function truecallerAppLessPaths(config: Config, options: GatewayOptions, logger:
   if (!truecaller) return undefined;
   const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
   return {
-    numbers: createTruecallerNumberVerification({ ...common, clientId: truecaller.clientId, baseUrl: truecaller.verificationBaseUrl }),
+    numbers: numberVerificationWithCircuitBreaker(
+      createTruecallerNumberVerification({ ...common, clientId: truecaller.clientId, baseUrl: truecaller.verificationBaseUrl }),
+      { logger },
+    ),
+    // The key fetch has its own back-off (signed-profile.ts): it re-reads at most once a minute.
     signedProfiles: truecaller.signedProfiles
       ? createTruecallerSignedProfiles({ ...common, keysUrl: truecaller.keysUrl, maxAgeSeconds: truecaller.payloadMaxAgeSeconds, keysTimeoutMs: documentTimeoutMs })
       : undefined,

@@ -10,6 +10,7 @@ import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import type { IdempotentExchange } from "./idempotent-exchange.js";
 import type { ClientInfo, LoginAudit } from "./login-audit.js";
+import type { LoginLimits } from "./login-limits.js";
 import {
   MAX_STATE_LENGTH,
   printableProblem,
@@ -47,6 +48,8 @@ export interface LoginServiceDependencies {
   readonly requireLoginState: boolean;
   /** One LoginEvent per attempt. */
   readonly audit: LoginAudit;
+  /** Attempts per client, logins per number, failures per client. */
+  readonly limits: LoginLimits;
   readonly users: UserRepository;
   readonly providerTokens: ProviderTokenCache;
   readonly sessions: SessionService;
@@ -195,11 +198,15 @@ export class LoginService {
    */
   private async observed(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
     const started = performance.now();
-    const outcome = await attempt().catch((error: unknown): LoginOutcome => {
-      if (!isDatabaseUnavailable(error)) throw error;
-      this.deps.logger.error({ provider, error: errorSummary(error) }, "database unavailable during login");
-      return { kind: "ServiceUnavailable", retryAfterSeconds: DATABASE_RETRY_AFTER_S };
-    });
+    const admitted = await this.deps.limits.admitClient(client);
+    const outcome = !admitted.allowed
+      ? ({ kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds } satisfies LoginOutcome)
+      : await attempt().catch((error: unknown): LoginOutcome => {
+          if (!isDatabaseUnavailable(error)) throw error;
+          this.deps.logger.error({ provider, error: errorSummary(error) }, "database unavailable during login");
+          return { kind: "ServiceUnavailable", retryAfterSeconds: DATABASE_RETRY_AFTER_S };
+        });
+    await this.deps.limits.observe(client, outcome);
     const log = { provider, outcome: outcome.kind, durationMs: Math.round(performance.now() - started) };
     if (outcome.kind === "LoginSucceeded") {
       this.deps.logger.info({ ...log, userId: outcome.user.id, isNewUser: outcome.isNewUser }, "login succeeded");
@@ -221,6 +228,8 @@ export class LoginService {
     const { phoneNumber, phoneNumberVerified } = profile;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
+    const admitted = await this.deps.limits.admitNumber(phoneNumber.e164);
+    if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
     const pending = this.deps.sessions.newSession();
     const { user, created } = await this.deps.users.upsertVerifiedUser(
       { ...profileFieldsOf(profile), phoneNumber: phoneNumber.e164, provider, subject: profile.subject, refreshToken },

@@ -131,6 +131,10 @@ export async function startTestGateway(
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: keyPrefix,
     ...gatewayEnvironmentFor({ truecaller: emulatorUrl, oidcIssuer: oidc.issuer, wgtwo: wgtwoUrl }),
+    // Every test logs in from 127.0.0.1, far beyond any sane limit; the rate-limit tests set their own.
+    LOGIN_RATE_PER_IP: "0",
+    LOGIN_RATE_PER_NUMBER: "0",
+    LOGIN_FAILURES_PER_IP: "0",
     ...options.env,
   };
   const closeEmulators = () => Promise.allSettled([emulator.close(), oidc.close(), wgtwo.close()]);

@@ -50,6 +50,11 @@ describe("loadConfig", () => {
       numberRecycledAfterDays: 90,
       logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false, eventRetentionDays: 90 },
       trustProxy: false,
+      rateLimits: {
+        perClient: { points: 60, windowSeconds: 60 },
+        perNumber: { points: 10, windowSeconds: 3600 },
+        failuresPerClient: { points: 20, windowSeconds: 900 },
+      },
       graphqlLimits: { maxDepth: 8, maxAliases: 10, maxTokens: 1000, maxCost: 1000 },
     });
   });

@@ -1,0 +1,82 @@
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+
+/** A budget: `points` per `windowSeconds`; 0 points means no limit. */
+export interface RateBudget {
+  readonly points: number;
+  readonly windowSeconds: number;
+}
+
+export interface RateLimitSettings {
+  /** Verification attempts per client IP. */
+  readonly perClient: RateBudget;
+  /** Logins per phone number. */
+  readonly perNumber: RateBudget;
+  /** Failed verifications (wrong codes, states, proofs) per client IP: code stuffing. */
+  readonly failuresPerClient: RateBudget;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+const ALLOWED: RateDecision = { allowed: true };
+
+/**
+ * The login abuse limits, counted in Redis so every instance shares them
+ * (rate-limiter-flexible). When Redis is unreachable each limiter falls back
+ * to a per-instance in-memory one (its insurance limiter), and goes back to
+ * Redis by itself once Redis answers again. Keys are keyed hashes, never an
+ * address or a number.
+ */
+export class LoginRateLimits {
+  private readonly perClient: RateLimiterAbstract | undefined;
+  private readonly perNumber: RateLimiterAbstract | undefined;
+  private readonly failures: RateLimiterAbstract | undefined;
+
+  constructor(settings: RateLimitSettings, redis: Redis | undefined) {
+    this.perClient = limiter("login-rate-client", settings.perClient, redis);
+    this.perNumber = limiter("login-rate-number", settings.perNumber, redis);
+    this.failures = limiter("login-rate-failures", settings.failuresPerClient, redis);
+  }
+
+  /** Counts an attempt from a client: refused while it is over its attempts or its failures. */
+  async admitClient(clientKey: string): Promise<RateDecision> {
+    if (this.failures) {
+      const failed = await this.failures.get(clientKey).catch(() => null);
+      if (failed && failed.consumedPoints >= this.failures.points) return refused(failed);
+    }
+    return consume(this.perClient, clientKey);
+  }
+
+  /** Counts a login of a number: refused while the number is over its budget. */
+  admitNumber(numberKey: string): Promise<RateDecision> {
+    return consume(this.perNumber, numberKey);
+  }
+
+  /** Counts a failed verification of a client (its next attempts are refused once over the budget). */
+  async recordFailure(clientKey: string): Promise<void> {
+    await this.failures?.consume(clientKey).catch(() => {});
+  }
+}
+
+function limiter(keyPrefix: string, budget: RateBudget, redis: Redis | undefined): RateLimiterAbstract | undefined {
+  if (budget.points === 0) return undefined;
+  const options = { keyPrefix, points: budget.points, duration: budget.windowSeconds };
+  const memory = new RateLimiterMemory(options);
+  // Not waiting for a Redis that is away: its insurance limiter answers at once.
+  return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+}
+
+async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<RateDecision> {
+  if (!limiter) return ALLOWED;
+  try {
+    await limiter.consume(key);
+    return ALLOWED;
+  } catch (rejection) {
+    // A store error with the insurance limiter failing too: let the login through rather than lose it.
+    return rejection instanceof RateLimiterRes ? refused(rejection) : ALLOWED;
+  }
+}
+
+function refused(result: RateLimiterRes): RateDecision {
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(result.msBeforeNext / 1000)) };
+}

@@ -1,0 +1,102 @@
+import { randomInt } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { startGateway } from "../../src/gateway.js";
+import { captureLogs } from "../helpers/log-capture.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { postGraphql, startTestGateway, TEST_REDIS_URL, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
+
+/** Abuse limits over real HTTP, counted in Redis (or, with Redis away, in each instance's memory). */
+describe("login rate limits", () => {
+  let t: TestGateway | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  const BAD_VERIFIER = "v".repeat(43);
+
+  async function verifyAt(baseUrl: string, code: string, verifier: string, headers: Record<string, string> = {}) {
+    const body = await postGraphql<{ verifyTruecaller: Record<string, unknown> }>(baseUrl, VERIFY_MUTATION, { code, verifier }, headers);
+    return body.data!.verifyTruecaller;
+  }
+
+  function freshNumber(): string {
+    return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
+  }
+
+  it("refuses a client's attempts over LOGIN_RATE_PER_IP with an honest retryAfterSeconds, before any provider call", async () => {
+    t = await startTestGateway({ env: { LOGIN_RATE_PER_IP: "3", LOGIN_RATE_PER_IP_WINDOW_S: "60", TRUST_PROXY: "loopback" } });
+    const gateway = t;
+    const from = (ip: string) => ({ "x-forwarded-for": ip });
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const minted = gateway.emulator.mintCode();
+      expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, from("203.0.113.10"))).toMatchObject({ __typename: "LoginSuccess" });
+    }
+    const tokenCalls = gateway.emulator.requestCount("token");
+    const minted = gateway.emulator.mintCode();
+    const refused = await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, from("203.0.113.10"));
+    expect(refused).toMatchObject({ __typename: "RateLimitedError", code: "RATE_LIMITED" });
+    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(refused.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(gateway.emulator.requestCount("token")).toBe(tokenCalls);
+    // Another client is not affected.
+    expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, from("198.51.100.20"))).toMatchObject({ __typename: "LoginSuccess" });
+  });
+
+  it("refuses a number's logins over LOGIN_RATE_PER_NUMBER without storing anything", async () => {
+    t = await startTestGateway({ env: { LOGIN_RATE_PER_NUMBER: "2", LOGIN_RATE_PER_NUMBER_WINDOW_S: "3600" } });
+    const phone = freshNumber();
+    const profile = { sub: "rate-limited-sub", phone_number: phone };
+    expect(await t.login({ profile })).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await t.login({ profile })).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await t.login({ profile })).toMatchObject({ __typename: "RateLimitedError", code: "RATE_LIMITED" });
+    // Other numbers log in as usual.
+    expect(await t.login({ profile: { phone_number: freshNumber() } })).toMatchObject({ __typename: "LoginSuccess" });
+  });
+
+  it("stops a client after LOGIN_FAILURES_PER_IP wrong codes, even with a good one, while other clients go on", async () => {
+    t = await startTestGateway({ env: { LOGIN_FAILURES_PER_IP: "3", LOGIN_FAILURES_PER_IP_WINDOW_S: "900", TRUST_PROXY: "loopback" } });
+    const gateway = t;
+    const stuffer = { "x-forwarded-for": "203.0.113.66" };
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      expect(await verifyAt(gateway.gateway.url, `guessed-code-${attempt}`, BAD_VERIFIER, stuffer)).toMatchObject({ code: "INVALID_CODE" });
+    }
+    const minted = gateway.emulator.mintCode();
+    const tokenCalls = gateway.emulator.requestCount("token");
+    expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, stuffer)).toMatchObject({ code: "RATE_LIMITED" });
+    expect(gateway.emulator.requestCount("token")).toBe(tokenCalls);
+    expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, { "x-forwarded-for": "198.51.100.5" })).toMatchObject({
+      __typename: "LoginSuccess",
+    });
+  });
+
+  it("counts a client's attempts across instances sharing Redis", async () => {
+    t = await startTestGateway({ env: { LOGIN_RATE_PER_IP: "2", TRUST_PROXY: "loopback" } });
+    const other = await startGateway(loadConfig(t.env), { logger: captureLogs().logger });
+    try {
+      const client = { "x-forwarded-for": "203.0.113.77" };
+      expect(await verifyAt(t.gateway.url, "some-code-1", BAD_VERIFIER, client)).toMatchObject({ code: "INVALID_CODE" });
+      expect(await verifyAt(other.url, "some-code-2", BAD_VERIFIER, client)).toMatchObject({ code: "INVALID_CODE" });
+      expect(await verifyAt(t.gateway.url, "some-code-3", BAD_VERIFIER, client)).toMatchObject({ code: "RATE_LIMITED" });
+      expect(await verifyAt(other.url, "some-code-4", BAD_VERIFIER, client)).toMatchObject({ code: "RATE_LIMITED" });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("keeps limiting in each instance's memory while Redis is away, and logins keep working", async () => {
+    const redisUrl = new URL(TEST_REDIS_URL);
+    const proxy = await startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
+    t = await startTestGateway({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOGIN_RATE_PER_IP: "2", TRUST_PROXY: "loopback" } });
+    await proxy.cut();
+    const gateway = t;
+    const client = { "x-forwarded-for": "203.0.113.88" };
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const minted = gateway.emulator.mintCode();
+      expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, client)).toMatchObject({ __typename: "LoginSuccess" });
+    }
+    const minted = gateway.emulator.mintCode();
+    expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, client)).toMatchObject({ code: "RATE_LIMITED" });
+  });
+});
