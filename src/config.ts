@@ -93,7 +93,7 @@ const environmentSchema = z
     GRAPHQL_MAX_COST: integer(100, 1_000_000).default(DEFAULT_GRAPHQL_LIMITS.maxCost),
     TRUST_PROXY: z
       .string()
-      .regex(/^(false|true|\d{1,2}|loopback|linklocal|uniquelocal|[0-9a-fA-F.:/, ]+)$/, {
+      .regex(/^(false|true|\d{1,2}|[A-Za-z0-9.:/, ]+)$/, {
         error: "must be false, true, a hop count, or addresses/subnets (comma-separated)",
       })
       .default("false"),

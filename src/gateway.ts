@@ -289,11 +289,13 @@ async function serve(
   });
   await apollo.start();
 
-  // Readiness: whether this instance can serve logins now (a load balancer takes it out while not).
+  // Readiness: whether this instance can serve logins now (a load balancer takes it out while not). Logins need the
+  // database; without Redis they go on, degraded (no replay, limits per instance), so a shared Redis outage must not
+  // take every instance out.
   const ready: express.RequestHandler = async (_request, response) => {
     const [databaseCheck, cacheCheck] = await Promise.all([probe(() => database.ping()), probe(() => cache.ping())]);
-    const healthy = databaseCheck === "up" && cacheCheck === "up";
-    response.status(healthy ? 200 : 503).json({ status: healthy ? "ok" : "unavailable", database: databaseCheck, cache: cacheCheck });
+    const status = databaseCheck === "down" ? "unavailable" : cacheCheck === "down" ? "degraded" : "ok";
+    response.status(databaseCheck === "up" ? 200 : 503).json({ status, database: databaseCheck, cache: cacheCheck });
   };
   app.get("/health", ready);
   app.get("/health/ready", ready);

@@ -4,6 +4,11 @@ import type { KeyedHash } from "../store/keyed-hash.js";
 import type { LoginEventRepository } from "../store/login-events.js";
 import type { LoginOutcome } from "./login-outcome.js";
 
+/** How long a login's answer waits for its audit row. */
+const AUDIT_WAIT_MS = 250;
+/** Audit writes allowed to wait for the database at once. */
+const MAX_WRITES_IN_FLIGHT = 100;
+
 /** Who sent a login request, as the audit trail keeps it. */
 export interface ClientInfo {
   /** The client's address (from X-Forwarded-For only behind a trusted proxy). */
@@ -30,8 +35,19 @@ export class LoginAudit {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /**
+   * Writes the event, waiting at most a moment for it: with the database slow
+   * or away the login's answer must not wait for its audit row (which then
+   * lands later, or is logged as lost). Writes still running are capped, so a
+   * flood of refused requests cannot pile up against a stalled database.
+   */
   async record(provider: IdentityProviderId, outcome: LoginOutcome, client: ClientInfo): Promise<void> {
-    await this.events
+    if (this.inFlight >= MAX_WRITES_IN_FLIGHT) {
+      this.logger.warn({ provider }, "login event not recorded: too many writes waiting for the database");
+      return;
+    }
+    this.inFlight += 1;
+    const write = this.events
       .record({
         provider,
         outcome: outcomeCode(outcome.kind),
@@ -42,6 +58,14 @@ export class LoginAudit {
       })
       .catch((error: unknown) => {
         this.logger.warn({ provider, error: errorSummary(error) }, "login event not recorded");
+      })
+      .finally(() => {
+        this.inFlight -= 1;
       });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([write, new Promise<void>((resolve) => (timer = setTimeout(resolve, AUDIT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
+
+  private inFlight = 0;
 }

@@ -112,7 +112,7 @@ export class LoginService {
       }
       const { profile, access, refreshToken } = result.exchange;
       // A replay must not put back a refresh token the identity may have rotated since.
-      const outcome = await this.complete(providerId, profile, result.replayed ? undefined : refreshToken);
+      const outcome = await this.complete(providerId, profile, result.replayed ? undefined : refreshToken, !result.replayed);
       // On a replay too: the first try may have failed before it kept the token (the put replaces, and skips expired ones).
       if (outcome.kind === "LoginSucceeded") await keepAccessToken(this.deps.providerTokens, this.deps.logger, providerId, outcome.user.id, access);
       return outcome;
@@ -224,11 +224,16 @@ export class LoginService {
   }
 
   /** Stores the verified login with a new session (and the provider's refresh token, sealed, when it gave one). */
-  private async complete(provider: IdentityProviderId, profile: ProviderProfile, refreshToken: string | undefined): Promise<LoginOutcome> {
+  private async complete(
+    provider: IdentityProviderId,
+    profile: ProviderProfile,
+    refreshToken: string | undefined,
+    countAsLogin = true,
+  ): Promise<LoginOutcome> {
     const { phoneNumber, phoneNumberVerified } = profile;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
-    const admitted = await this.deps.limits.admitNumber(phoneNumber.e164);
+    const admitted = await this.deps.limits.checkNumber(phoneNumber.e164);
     if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
     const pending = this.deps.sessions.newSession();
     const { user, created } = await this.deps.users.upsertVerifiedUser(
@@ -236,6 +241,8 @@ export class LoginService {
       pending.record,
     );
     const session = await this.deps.sessions.issue(pending, user);
+    // Counted once stored, so a database outage (and the client's retries of one login) spends none of the number's budget.
+    if (countAsLogin) await this.deps.limits.countNumberLogin(phoneNumber.e164);
     return { kind: "LoginSucceeded", user, isNewUser: created, session };
   }
 

@@ -26,7 +26,8 @@ export function logProviderFailure(logger: Logger, provider: IdentityProviderId,
       break;
     case "Unavailable":
     case "ProfileUnavailable":
-      logger.warn({ provider, detail: failure.detail }, "provider call failed");
+      // An open circuit answers every login at once; its opening was the warning.
+      logger[failure.detail.endsWith("circuit open") ? "debug" : "warn"]({ provider, detail: failure.detail }, "provider call failed");
       break;
     case "RateLimited":
       logger.warn({ provider, retryAfterSeconds: failure.retryAfterSeconds }, "provider rate limit hit");

@@ -7,6 +7,7 @@
  * answers.
  */
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult, type CircuitBreakerPolicy } from "cockatiel";
+import { isMalformedAnswer } from "./oauth-response.js";
 import type { Logger } from "../logger.js";
 import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderResult } from "./provider.js";
 import type { TruecallerNumberVerification } from "./truecaller/phone-number-detail.js";
@@ -49,14 +50,15 @@ interface ProviderBreaker {
 }
 
 /**
- * Only an outage opens the circuit: a timeout, a lost connection, a 5xx, a
- * malformed answer (kind "Unavailable"). A refused code, verifier or ID token,
+ * Only an outage opens the circuit: a timeout, a lost connection, a 5xx. A
+ * malformed answer, a refused code, verifier or ID token,
  * a missing verified phone, a 429 (the provider is up and asks us to slow
  * down, and says for how long) and our own misconfiguration are answers: they
  * prove the provider reachable.
  */
 export function isOutage(result: ProviderResult<unknown>): boolean {
-  return !result.ok && result.failure.kind === "Unavailable";
+  // A malformed answer is the provider answering: one user's odd profile must not shut the provider for everyone.
+  return !result.ok && result.failure.kind === "Unavailable" && !isMalformedAnswer(result.failure);
 }
 
 /**

@@ -43,7 +43,15 @@ export function transientFailure(response: ProviderResponse, endpoint: string): 
 
 /** A response whose shape breaks the contract; names the field, as oauth4webapi does. */
 export function malformed(endpoint: string, problem: string): ProviderFailure {
-  return { kind: "Unavailable", detail: `${endpoint}: malformed response: ${problem}`, retryAfterSeconds: undefined };
+  return { kind: "Unavailable", detail: `${endpoint}: ${MALFORMED_RESPONSE}: ${problem}`, retryAfterSeconds: undefined };
+}
+
+/** Marks the detail of an answer that breaks the contract (as opposed to no answer). */
+export const MALFORMED_RESPONSE = "malformed response";
+
+/** Whether a failure is a malformed answer: the provider answered, so it is no sign of an outage. */
+export function isMalformedAnswer(failure: ProviderFailure): boolean {
+  return failure.kind === "Unavailable" && failure.detail.includes(`: ${MALFORMED_RESPONSE}: `);
 }
 
 /** A string property, or `undefined` when absent, empty or of another type. */

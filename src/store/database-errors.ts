@@ -5,9 +5,11 @@ const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "
 /** SQLSTATE classes of connection trouble (08), exhausted resources (53) and shutdowns (57P). */
 const UNAVAILABLE_SQLSTATE_PREFIXES = ["08", "53", "57P"];
 /** Prisma's own codes for "cannot reach the database" and "no connection from the pool in time". */
-const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024"]);
+const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024", "P2028"]);
 /** Socket errors of node's `net`, as pg raises them when it cannot connect. */
 const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"]);
+/** pg's own errors for a connection that could not be made or was lost; they carry no code, only these messages. */
+const PG_CONNECTION_MESSAGES = [/^timeout exceeded when trying to connect/i, /^Connection terminated/i, /^Query read timeout/i];
 
 interface AdapterCause {
   readonly kind?: unknown;
@@ -29,10 +31,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const cause = meta?.driverAdapterError?.cause;
     if (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) return true;
     const sqlState = cause?.originalCode;
+    const originalMessage = (cause as { originalMessage?: unknown } | undefined)?.originalMessage;
+    if (typeof originalMessage === "string" && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(originalMessage))) return true;
     // A FATAL error ends the connection: the database refused or dropped it.
     if (cause?.severity === "FATAL") return true;
     return typeof sqlState === "string" && UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => sqlState.startsWith(prefix));
   }
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && UNAVAILABLE_SOCKET_CODES.has(code);
+  if (typeof code === "string" && UNAVAILABLE_SOCKET_CODES.has(code)) return true;
+  return error instanceof Error && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(error.message));
 }

@@ -9,6 +9,12 @@ import { applyMigrations } from "./migrations.js";
 
 /** A pool waiting longer than this for a connection reports the database as down. */
 const CONNECTION_TIMEOUT_MS = 5_000;
+/**
+ * No query waits longer than this for an answer: a network path that drops
+ * packets without resetting the connection would otherwise hold a request (and
+ * a pooled connection) for ever. Our statements take milliseconds.
+ */
+const QUERY_TIMEOUT_MS = 10_000;
 
 /**
  * What every database session of the gateway must run with, whatever the
@@ -50,6 +56,9 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
       connectionString: settings.url,
       max: settings.poolSize,
       connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      // Dead peers are noticed by TCP keepalive, not only when a query times out.
+      keepAlive: true,
       // Awaited before the pool hands the connection out; a failure fails that checkout.
       onConnect: async (client) => {
         await client.query(APPLY_SESSION_SETTINGS);

@@ -38,23 +38,32 @@ export class LoginRateLimits {
     this.failures = limiter("login-rate-failures", settings.failuresPerClient, redis);
   }
 
-  /** Counts an attempt from a client: refused while it is over its attempts or its failures. */
+  /**
+   * Counts an attempt from a client: refused while it is over its attempts or
+   * its failures. The attempt reserves a failure up front — parallel requests
+   * cannot all slip in under the failure budget — which {@link settle} gives
+   * back when it did not fail.
+   */
   async admitClient(clientKey: string): Promise<RateDecision> {
-    if (this.failures) {
-      const failed = await this.failures.get(clientKey).catch(() => null);
-      if (failed && failed.consumedPoints >= this.failures.points) return refused(failed);
-    }
+    const failures = await consume(this.failures, clientKey);
+    if (!failures.allowed) return failures;
     return consume(this.perClient, clientKey);
   }
 
-  /** Counts a login of a number: refused while the number is over its budget. */
-  admitNumber(numberKey: string): Promise<RateDecision> {
-    return consume(this.perNumber, numberKey);
+  /** Settles the failure an admitted attempt reserved: kept when it failed, given back otherwise. */
+  async settle(clientKey: string, failed: boolean): Promise<void> {
+    if (!failed) await this.failures?.reward(clientKey, 1).catch(() => {});
   }
 
-  /** Counts a failed verification of a client (its next attempts are refused once over the budget). */
-  async recordFailure(clientKey: string): Promise<void> {
-    await this.failures?.consume(clientKey).catch(() => {});
+  /** Whether a number is still within its logins (counted by {@link countNumberLogin}, once a login is stored). */
+  async checkNumber(numberKey: string): Promise<RateDecision> {
+    if (!this.perNumber) return ALLOWED;
+    const used = await this.perNumber.get(numberKey).catch(() => null);
+    return used && used.consumedPoints >= this.perNumber.points ? refused(used) : ALLOWED;
+  }
+
+  async countNumberLogin(numberKey: string): Promise<void> {
+    await this.perNumber?.consume(numberKey).catch(() => {});
   }
 }
 

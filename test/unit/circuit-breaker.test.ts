@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  isOutage,
   CONSECUTIVE_OUTAGES_TO_OPEN,
   HALF_OPEN_AFTER_MS,
   TRIAL_RETRY_AFTER_S,
@@ -9,6 +10,7 @@ import {
 import type { NormalizedPhoneNumber } from "../../src/providers/phone-number.js";
 import type { AuthorizationCodeGrant, PhoneLoginProvider, ProviderFailure, ProviderProfile, ProviderResult, ProviderTokens } from "../../src/providers/provider.js";
 import type { TruecallerNumberVerification } from "../../src/providers/truecaller/phone-number-detail.js";
+import { malformed } from "../../src/providers/oauth-response.js";
 import { captureLogs } from "../helpers/log-capture.js";
 
 const GRANT: AuthorizationCodeGrant = { code: "code", codeVerifier: "v".repeat(43), redirectUri: undefined, nonce: undefined };
@@ -247,5 +249,13 @@ describe("numberVerificationWithCircuitBreaker", () => {
     next = { ok: true, value: number };
     expect(await numbers.verifiedNumber("token", signal())).toEqual({ ok: true, value: number });
     expect(await numbers.verifiedNumber("token", signal())).toEqual({ ok: true, value: number });
+  });
+});
+
+describe("what counts as an outage", () => {
+  it("counts no answer, and not a malformed one: one user's odd profile must not shut the provider for everyone", () => {
+    expect(isOutage({ ok: false, failure: { kind: "Unavailable", detail: "oidc token: timed out", retryAfterSeconds: undefined } })).toBe(true);
+    expect(isOutage({ ok: false, failure: malformed("oidc userinfo", '"phone_number" is not a phone number') })).toBe(false);
+    expect(isOutage({ ok: false, failure: { kind: "RateLimited", retryAfterSeconds: 5 } })).toBe(false);
   });
 });
