@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { loadConfig } from "../../src/config.js";
 import { gatewayEnvironmentFor } from "../../src/emulator/emulators.js";
@@ -29,6 +30,8 @@ export interface TestGateway {
   /** Reads the provider tokens the gateway cached, with the gateway's keyring. */
   readonly providerTokens: ProviderTokenCache;
   readonly databaseUrl: string;
+  /** A connection of the test's own to the gateway's database, for reading and arranging rows directly. */
+  readonly db: pg.Client;
   /** Cuts the gateway off its database: open connections end, new ones are refused. */
   refuseDatabaseConnections(): Promise<void>;
   /** Lets the gateway reach its database again. */
@@ -116,6 +119,8 @@ export async function startTestGateway(
   const keyPrefix = `phonegate-test:${randomUUID()}:`;
   const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
   const logs = captureLogs();
   const keyring = `test:${randomBytes(32).toString("base64")}`;
   let environment: Record<string, string> = {
@@ -143,6 +148,7 @@ export async function startTestGateway(
   try {
     gateway = await start();
   } catch (error) {
+    await db.end().catch(() => {});
     await Promise.allSettled([closeEmulators(), database.drop()]);
     redis.disconnect();
     throw error;
@@ -173,6 +179,7 @@ export async function startTestGateway(
     redis,
     providerTokens: new ProviderTokenCache(createRedisCache(redis), new TokenCipher(parseKeyring(keyring)!)),
     databaseUrl: database.url,
+    db,
     refuseDatabaseConnections: () => database.refuseConnections(),
     allowDatabaseConnections: () => database.allowConnections(),
     graphql,
@@ -202,6 +209,7 @@ export async function startTestGateway(
       const keys = await redis.keys(`${keyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys.map((key) => key.slice(keyPrefix.length)));
       redis.disconnect();
+      await db.end();
       await database.drop();
     },
   };

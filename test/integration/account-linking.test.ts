@@ -50,11 +50,9 @@ describe("account linking: one user per verified phone number", () => {
 
   beforeAll(async () => {
     t = await startTestGateway();
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
-    await db?.end();
     await t?.close();
   });
 

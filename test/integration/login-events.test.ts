@@ -20,11 +20,9 @@ describe("login events", () => {
 
   beforeAll(async () => {
     t = await startTestGateway();
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
-    await db?.end();
     await t?.close();
   });
 

@@ -57,12 +57,10 @@ describe("refreshProfile against the OIDC and wgtwo emulators, PostgreSQL and Re
 
   beforeAll(async () => {
     t = await startTestGateway({ fetch: wire.fetch });
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
     await wire.settled();
-    await db?.end();
     await t?.close();
   });
   beforeEach(() => {

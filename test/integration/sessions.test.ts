@@ -40,11 +40,9 @@ describe("sessions: access tokens, refresh rotation, sign-out", () => {
 
   beforeAll(async () => {
     t = await startTestGateway();
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
-    await db?.end();
     await t?.close();
   });
 

@@ -111,12 +111,10 @@ describe("verifyPhoneLogin with OIDC and wgtwo", () => {
   beforeAll(async () => {
     t = await startTestGateway({ fetch: wire.fetch });
     logSources.push(t.logs);
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
     await wire.settled();
-    await db?.end();
     await t?.close();
   });
   beforeEach(() => {

@@ -59,11 +59,9 @@ describe("Truecaller without the app: access tokens and signed profiles", () => 
     t = await startTestGateway({
       emulator: { now: () => Date.now() + emulatorClockSkewMs, clients: { [OTHER_CLIENT]: { authorizationCodeGrant: true } } },
     });
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
-    await db?.end();
     await t?.close();
   });
   beforeEach(() => {

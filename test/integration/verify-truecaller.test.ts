@@ -12,11 +12,9 @@ describe("verifyTruecaller against the emulator, PostgreSQL and Redis", () => {
 
   beforeAll(async () => {
     t = await startTestGateway({ emulator: { tokenExpiresInSeconds: 120, now: () => Date.now() + emulatorClockSkewMs } });
-    db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
+    db = t.db;
   });
   afterAll(async () => {
-    await db?.end();
     await t?.close();
   });
   beforeEach(() => {
