@@ -30,7 +30,7 @@ export interface TestGateway {
   /** Reads the provider tokens the gateway cached, with the gateway's keyring. */
   readonly providerTokens: ProviderTokenCache;
   readonly databaseUrl: string;
-  /** A connection of the test's own to the gateway's database, for reading and arranging rows directly. */
+  /** A connection of the test's own to the gateway's database, for reading and arranging rows directly (ended by refuseDatabaseConnections). */
   readonly db: pg.Client;
   /** Cuts the gateway off its database: open connections end, new ones are refused. */
   refuseDatabaseConnections(): Promise<void>;
@@ -120,6 +120,8 @@ export async function startTestGateway(
   const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const db = new pg.Client({ connectionString: database.url });
+  // Cutting the database (refuseDatabaseConnections) ends this connection too; that is the test's doing, not a failure.
+  db.on("error", () => {});
   await db.connect();
   const logs = captureLogs();
   const keyring = `test:${randomBytes(32).toString("base64")}`;
@@ -209,7 +211,7 @@ export async function startTestGateway(
       const keys = await redis.keys(`${keyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys.map((key) => key.slice(keyPrefix.length)));
       redis.disconnect();
-      await db.end();
+      await db.end().catch(() => {});
       await database.drop();
     },
   };
