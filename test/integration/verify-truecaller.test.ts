@@ -264,19 +264,16 @@ describe("verifyTruecaller when the provider hangs or is gone", () => {
       attempts += 1;
       return fetch(input, init);
     };
-    t = await startTestGateway({ env: { TRUECALLER_BASE_URL: `http://127.0.0.1:${await closedPort()}` }, fetch: countingFetch });
+    t = await startTestGateway({ env: { TRUECALLER_BASE_URL: `http://127.0.0.1:${REFUSING_PORT}` }, fetch: countingFetch });
     expect(await t.login()).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
     expect(attempts).toBe(3);
     expect(t.logs.some((line) => line.includes("ECONNREFUSED"))).toBe(true);
   });
 });
 
-/** A port nothing listens on: bind to 0, note the port, close. */
-async function closedPort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/**
+ * A port nothing listens on. A port freed just now would not do: the emulators and gateways this and parallel test
+ * files start on port 0 may be handed it at once. The kernel hands out ports from ip_local_port_range (≥ 1024) only, and
+ * fetch refuses low "bad ports" such as 1 outright (no connection attempt to retry).
+ */
+const REFUSING_PORT = 1023;
