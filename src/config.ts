@@ -24,6 +24,8 @@ const PROVIDER_SETTINGS = ["TRUECALLER_CLIENT_ID", "WGTWO_CLIENT_ID", "OIDC_ISSU
 const MIN_ROUTER_SECRET_LENGTH = 16;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const MAX_TIMEOUT_MS = 60_000;
+/** Longer than any orchestrator waits between SIGTERM and SIGKILL by default. */
+const MAX_SHUTDOWN_GRACE_MS = 300_000;
 
 /** Whole decimal numbers only: `z.coerce` would also take "0x50", "1e3" and " ". */
 function integer(min: number, max: number) {
@@ -114,6 +116,8 @@ const environmentSchema = z
     OIDC_REDIRECT_URI: absoluteUri.optional(),
     PROVIDER_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(5_000),
     LOGIN_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(12_000),
+    // Under Kubernetes' default 30 s termination grace, and past a whole login (12 s) with its database write.
+    SHUTDOWN_GRACE_MS: integer(0, MAX_SHUTDOWN_GRACE_MS).default(15_000),
   })
   .superRefine((env, context) => {
     if (env.LOGIN_TIMEOUT_MS < env.PROVIDER_TIMEOUT_MS) {
@@ -202,6 +206,8 @@ export interface Config {
   readonly providerTimeoutMs: number;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
+  /** On SIGTERM, how long in-flight requests may take before their connections are closed. */
+  readonly shutdownGraceMs: number;
 }
 
 export interface LoginSettings {
@@ -349,6 +355,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : { issuer: e.OIDC_ISSUER, clientId: e.OIDC_CLIENT_ID, redirectUri: e.OIDC_REDIRECT_URI },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     loginTimeoutMs: e.LOGIN_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
   };
 }
 

@@ -52,8 +52,6 @@ import { UserRepository } from "./store/user.repository.js";
 
 /** GraphQL requests are small; anything larger is refused before parsing. */
 const REQUEST_BODY_LIMIT = "64kb";
-/** Time for the database write after the provider calls of a login, on shutdown. */
-const SHUTDOWN_MARGIN_MS = 3_000;
 /**
  * How long verifiers may cache our keys. A new signing key must be published
  * (second in SESSION_SIGNING_KEYS) this long before it goes first.
@@ -67,7 +65,7 @@ const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 (the port is the real one when 0 was asked for). */
   readonly url: string;
-  /** Stops accepting, lets in-flight requests finish, then closes every pool. */
+  /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes every pool. */
   close(): Promise<void>;
 }
 
@@ -122,6 +120,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     });
     const loginEvents = new LoginEventRepository(database.prisma);
     const clientHash = new KeyedHash(encryptionKeyring, "client ip");
+    const audit = new LoginAudit(loginEvents, clientHash, logger);
     const challenges = new LoginChallenges(cache, new KeyedHash(encryptionKeyring, "login state"), config.logins.stateTtlSeconds * 1000);
     const logins = new LoginService({
       providers,
@@ -135,7 +134,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       }),
       challenges,
       requireLoginState: config.logins.requireState,
-      audit: new LoginAudit(loginEvents, clientHash, logger),
+      audit,
       limits: new LoginLimits(new LoginRateLimits(config.rateLimits, redis), clientHash),
       truecaller: truecallerAppLessPaths(config, options, logger, cache),
       users,
@@ -172,6 +171,10 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       url,
       async close() {
         await Promise.all([httpServer.stop(), pruning.stop()]);
+        // Past the grace: logins still waiting for a provider give up (their retries resume elsewhere); the audit
+        // rows of the answers may still be on their way to the database.
+        await logins.abandonRunning();
+        await audit.settled();
         await Promise.allSettled([database.close(), openCache.close()]);
       },
     };
@@ -280,8 +283,9 @@ async function serve(
     // Decided by our config, not Apollo's reading of NODE_ENV.
     includeStacktraceInErrorResponses: !config.production,
     plugins: [
-      // On stop, in-flight logins get their whole budget: a login cut off may have spent its one-time code.
-      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.loginTimeoutMs + SHUTDOWN_MARGIN_MS }),
+      // On stop: no new connections, idle ones closed, in-flight requests given SHUTDOWN_GRACE_MS (a login cut off
+      // after its exchange is not lost: its retry, on any instance, resumes from the tokens kept in Redis).
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.shutdownGraceMs }),
       // Outside production Apollo serves Sandbox at /graphql; in production no landing page at all.
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

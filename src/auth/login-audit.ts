@@ -42,12 +42,11 @@ export class LoginAudit {
    * flood of refused requests cannot pile up against a stalled database.
    */
   async record(provider: IdentityProviderId, outcome: LoginOutcome, client: ClientInfo): Promise<void> {
-    if (this.inFlight >= MAX_WRITES_IN_FLIGHT) {
+    if (this.writing.size >= MAX_WRITES_IN_FLIGHT) {
       this.logger.warn({ provider }, "login event not recorded: too many writes waiting for the database");
       return;
     }
-    this.inFlight += 1;
-    const write = this.events
+    const write: Promise<void> = this.events
       .record({
         provider,
         outcome: outcomeCode(outcome.kind),
@@ -59,13 +58,17 @@ export class LoginAudit {
       .catch((error: unknown) => {
         this.logger.warn({ provider, error: errorSummary(error) }, "login event not recorded");
       })
-      .finally(() => {
-        this.inFlight -= 1;
-      });
+      .finally(() => this.writing.delete(write));
+    this.writing.add(write);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([write, new Promise<void>((resolve) => (timer = setTimeout(resolve, AUDIT_WAIT_MS)))]);
     clearTimeout(timer);
   }
 
-  private inFlight = 0;
+  /** Resolves once every write started so far has finished (before the database closes on shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all(this.writing);
+  }
+
+  private readonly writing = new Set<Promise<void>>();
 }

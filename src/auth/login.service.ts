@@ -66,7 +66,21 @@ export interface LoginServiceDependencies {
  * tokens.
  */
 export class LoginService {
+  /** Aborted when the gateway stops: provider calls still running after the grace give up, and give back their claims. */
+  private readonly stopping = new AbortController();
+  private readonly running = new Set<Promise<LoginOutcome>>();
+
   constructor(private readonly deps: LoginServiceDependencies) {}
+
+  /**
+   * On shutdown, once the grace for requests is over: the logins still waiting
+   * for a provider give up, so a retry on another instance resumes from their
+   * kept tokens at once instead of waiting out their lease. Resolves when they settled.
+   */
+  async abandonRunning(): Promise<void> {
+    this.stopping.abort(new Error("the gateway is stopping"));
+    await Promise.allSettled(this.running);
+  }
 
   /** Ids of the code-flow providers this deployment can log in with. */
   configuredProviders(): ProviderId[] {
@@ -95,7 +109,7 @@ export class LoginService {
         if (stateProblem) return { kind: "InvalidInput", field: "state", problem: stateProblem };
       }
 
-      const result = await this.deps.exchanges.exchange(provider, grant.value, input.state, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      const result = await this.deps.exchanges.exchange(provider, grant.value, input.state, this.deadline());
       switch (result.kind) {
         case "InvalidState":
           return { kind: "InvalidState" };
@@ -127,7 +141,7 @@ export class LoginService {
       const valid = validateTruecallerAccessToken(input);
       if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
 
-      const number = await truecaller.numbers.verifiedNumber(valid.value.accessToken, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      const number = await truecaller.numbers.verifiedNumber(valid.value.accessToken, this.deadline());
       if (!number.ok) return this.refused("truecaller_otp", number.failure);
       return this.complete(
         "truecaller_otp",
@@ -157,7 +171,7 @@ export class LoginService {
       const valid = validateSignedProfileInput(input);
       if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
 
-      const verified = await truecaller.signedProfiles.verify(valid.value, AbortSignal.timeout(this.deps.loginTimeoutMs));
+      const verified = await truecaller.signedProfiles.verify(valid.value, this.deadline());
       if (!verified.ok) return this.refused("truecaller_signed_profile", verified.failure);
       const { digest, profile } = verified.value;
       if (!(await truecaller.usedPayloads.claim(digest, truecaller.payloadLifetimeMs))) {
@@ -191,12 +205,21 @@ export class LoginService {
     }
   }
 
+  /** Runs one attempt, kept among the running ones until it settles (see {@link abandonRunning}). */
+  private observed(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
+    const running = this.observedAttempt(provider, client, attempt);
+    this.running.add(running);
+    const settled = () => this.running.delete(running);
+    running.then(settled, settled);
+    return running;
+  }
+
   /**
    * Logs one line per attempt (the outcome kind, never the submitted values) and records its LoginEvent.
    * A database outage becomes SERVICE_UNAVAILABLE (each flow has given back
    * what the client's retry needs before it gets here); anything else thrown is a bug.
    */
-  private async observed(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
+  private async observedAttempt(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
     const started = performance.now();
     const admitted = await this.deps.limits.admitClient(client);
     const outcome = !admitted.allowed
@@ -215,6 +238,11 @@ export class LoginService {
     }
     await this.deps.audit.record(provider, outcome, client);
     return outcome;
+  }
+
+  /** The budget of one login's provider calls, cut short when the gateway stops. */
+  private deadline(): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(this.deps.loginTimeoutMs), this.stopping.signal]);
   }
 
   private notConfigured(provider: IdentityProviderId): LoginOutcome {

@@ -11,6 +11,7 @@ import { ProviderTokenCache } from "../../src/store/provider-token-cache.js";
 import { parseKeyring, TokenCipher } from "../../src/store/token-cipher.js";
 import { createRedisCache } from "../../src/store/ttl-cache.js";
 import { captureLogs } from "./log-capture.js";
+import { startTcpProxy, throughProxy, type TcpProxy } from "./tcp-proxy.js";
 import { createTestDatabase } from "./database.js";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -36,6 +37,8 @@ export interface TestGateway {
   refuseDatabaseConnections(): Promise<void>;
   /** Lets the gateway reach its database again. */
   allowDatabaseConnections(): Promise<void>;
+  /** With `throughProxies`: the TCP proxies the gateway reaches PostgreSQL and Redis through, to cut mid-conversation. */
+  readonly proxies?: { readonly database: TcpProxy; readonly redis: TcpProxy };
   /** The environment the gateway was started with (keys included). */
   readonly env: Readonly<Record<string, string>>;
   /** Sends a GraphQL operation over HTTP and returns the parsed response body. */
@@ -109,7 +112,7 @@ export const VERIFY_PHONE_LOGIN_MUTATION = /* GraphQL */ `
  * space and an in-process Truecaller emulator, all over real connections.
  */
 export async function startTestGateway(
-  options: { env?: Record<string, string>; emulator?: TruecallerEmulatorOptions; fetch?: typeof fetch } = {},
+  options: { env?: Record<string, string>; emulator?: TruecallerEmulatorOptions; fetch?: typeof fetch; throughProxies?: boolean } = {},
 ): Promise<TestGateway> {
   const emulator = createTruecallerEmulator(options.emulator);
   const oidc = createOidcEmulator({ flavor: "auth0" });
@@ -123,6 +126,9 @@ export async function startTestGateway(
   // Cutting the database (refuseDatabaseConnections) ends this connection too; that is the test's doing, not a failure.
   db.on("error", () => {});
   await db.connect();
+  const proxies = options.throughProxies
+    ? { database: await startTcpProxy(hostAndPort(database.url, 5432)), redis: await startTcpProxy(hostAndPort(TEST_REDIS_URL, 6379)) }
+    : undefined;
   const logs = captureLogs();
   const keyring = `test:${randomBytes(32).toString("base64")}`;
   let environment: Record<string, string> = {
@@ -134,8 +140,8 @@ export async function startTestGateway(
     HOST: "127.0.0.1",
     PORT: "0",
     LOG_LEVEL: "debug",
-    DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
+    DATABASE_URL: proxies ? throughProxy(database.url, proxies.database) : database.url,
+    REDIS_URL: proxies ? throughProxy(TEST_REDIS_URL, proxies.redis) : TEST_REDIS_URL,
     REDIS_KEY_PREFIX: keyPrefix,
     ...gatewayEnvironmentFor({ truecaller: emulatorUrl, oidcIssuer: oidc.issuer, wgtwo: wgtwoUrl }),
     // Every test logs in from 127.0.0.1, far beyond any sane limit; the rate-limit tests set their own.
@@ -144,14 +150,14 @@ export async function startTestGateway(
     LOGIN_FAILURES_PER_IP: "0",
     ...options.env,
   };
-  const closeEmulators = () => Promise.allSettled([emulator.close(), oidc.close(), wgtwo.close()]);
+  const closeTestServers = () => Promise.allSettled([emulator.close(), oidc.close(), wgtwo.close(), proxies?.database.close(), proxies?.redis.close()]);
   const start = () => startGateway(loadConfig(environment), { logger: logs.logger, ...(options.fetch ? { fetch: options.fetch } : {}) });
   let gateway: Gateway;
   try {
     gateway = await start();
   } catch (error) {
     await db.end().catch(() => {});
-    await Promise.allSettled([closeEmulators(), database.drop()]);
+    await Promise.allSettled([closeTestServers(), database.drop()]);
     redis.disconnect();
     throw error;
   }
@@ -183,6 +189,7 @@ export async function startTestGateway(
     databaseUrl: database.url,
     db,
     refuseDatabaseConnections: () => database.refuseConnections(),
+    ...(proxies ? { proxies } : {}),
     allowDatabaseConnections: () => database.allowConnections(),
     graphql,
     verify,
@@ -207,7 +214,7 @@ export async function startTestGateway(
     },
     async close() {
       await gateway.close();
-      await closeEmulators();
+      await closeTestServers();
       const keys = await redis.keys(`${keyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys.map((key) => key.slice(keyPrefix.length)));
       redis.disconnect();
@@ -215,4 +222,9 @@ export async function startTestGateway(
       await database.drop();
     },
   };
+}
+
+function hostAndPort(url: string, defaultPort: number): { host: string; port: number } {
+  const { hostname, port } = new URL(url);
+  return { host: hostname, port: Number(port || defaultPort) };
 }

@@ -1,24 +1,18 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateSigningKeySetText, parseSigningKeys } from "../../src/auth/signing-keys.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { spawnMain, startGatewayProcess } from "../helpers/gateway-process.js";
+import { postGraphql, startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-
-/** What `npm start` runs: the build (`npm test` builds before running the suite). */
-function startMain(env: Record<string, string>) {
-  return spawn(process.execPath, ["dist/main.js"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
 
 describe("the gateway process", () => {
   let database: TestDatabase | undefined;
@@ -29,7 +23,7 @@ describe("the gateway process", () => {
   });
 
   it("refuses to start in production without a provider, keys or issuer, naming them", async () => {
-    const child = startMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none", TOKEN_ENCRYPTION_KEYS: "k1:s3cret-key" });
+    const child = spawnMain({ NODE_ENV: "production", DATABASE_URL: "postgresql://nobody:s3cret-pw@127.0.0.1:1/none", TOKEN_ENCRYPTION_KEYS: "k1:s3cret-key" });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, "exit")) as [number];
@@ -44,7 +38,7 @@ describe("the gateway process", () => {
   it("applies migrations, serves /health, keeps request bodies out of its output, and exits 0 on SIGTERM", async () => {
     database = await createTestDatabase({ migrate: false });
     dataDir = await mkdtemp(join(tmpdir(), "phonegate-process-"));
-    const child = startMain({
+    const gateway = await startGatewayProcess({
       NODE_ENV: "production",
       PORT: "0",
       HOST: "127.0.0.1",
@@ -55,45 +49,84 @@ describe("the gateway process", () => {
       SESSION_SIGNING_KEYS: generateSigningKeySetText(),
       SESSION_ISSUER: "https://id.example.test",
     });
-    let output = "";
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    // Watch the JSON log lines for start-up; keep everything for the secret check at the end.
-    const started = new Promise<{ url: string; appliedMigrations: string[] }>((resolve, reject) => {
-      let appliedMigrations: string[] = [];
-      let pending = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        pending += chunk.toString();
-        const lines = pending.split("\n");
-        pending = lines.pop() ?? "";
-        for (const line of lines) {
-          const entry = JSON.parse(line) as { msg: string; url?: string; appliedMigrations?: string[] };
-          if (entry.msg === "database ready") appliedMigrations = entry.appliedMigrations ?? [];
-          if (entry.msg === "gateway listening" && entry.url) resolve({ url: entry.url, appliedMigrations });
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`gateway exited with ${code} before listening: ${output}`)));
-    });
-    const { url, appliedMigrations } = await started;
-    expect(appliedMigrations.length).toBeGreaterThan(0);
-    expect(url).toMatch(/\/graphql$/);
-    const health = await fetch(new URL("/health", url));
+    const ready = gateway.logLines().find((line) => line.msg === "database ready") as { appliedMigrations?: string[] } | undefined;
+    expect(ready?.appliedMigrations?.length).toBeGreaterThan(0);
+    const health = await fetch(`${gateway.url}/health`);
     expect(health.status).toBe(200);
 
     // Express's default error handler would print body-parser's error, which holds the raw body.
     const secret = "secret-code-in-broken-json";
-    const broken = await fetch(new URL("/graphql", url), {
+    const broken = await fetch(`${gateway.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: `{"query":"mutation { verifyTruecaller(code: \\"${secret}\\"`,
     });
     expect(broken.status).toBe(400);
 
-    child.kill("SIGTERM");
-    const [exitCode] = (await once(child, "exit")) as [number];
-    expect(exitCode).toBe(0);
-    expect(output).not.toContain(secret);
-    expect(output).toContain("request refused before GraphQL");
+    expect(await gateway.stop("SIGTERM")).toBe(0);
+    expect(gateway.output()).not.toContain(secret);
+    expect(gateway.output()).toContain("request refused before GraphQL");
+  });
+});
+
+describe("stopping on SIGTERM (dist/main.js on PostgreSQL, Redis and the emulators)", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway();
+  });
+  afterAll(async () => t?.close());
+
+  /** One connection per request, so "refused" means the listener is gone, not a reused keep-alive socket. */
+  function connectionRefused(url: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const request = httpRequest(`${url}/health/live`, { agent: false }, (response) => {
+        response.resume();
+        resolve(false);
+      });
+      request.on("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+      request.end();
+    });
+  }
+
+  it("stops accepting, lets an in-flight login finish and record its audit row, closes its pools and exits 0", async () => {
+    const gateway = await startGatewayProcess({ ...t.env, SHUTDOWN_GRACE_MS: "10000" });
+    const minted = t.emulator.mintCode();
+    t.emulator.injectFault({ endpoint: "token", delayMs: 1_500 });
+    const tokenCalls = t.emulator.requestCount("token");
+    const login = postGraphql<{ verifyTruecaller: Record<string, unknown> }>(gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
+    await vi.waitFor(() => expect(t.emulator.requestCount("token")).toBe(tokenCalls + 1), { interval: 10 });
+
+    const exited = gateway.stop("SIGTERM");
+    await vi.waitFor(async () => expect(await connectionRefused(gateway.url)).toBe(true), { interval: 20 });
+    const answer = (await login).data!.verifyTruecaller as { __typename: string; user: { id: string } };
+    expect(answer).toMatchObject({ __typename: "LoginSuccess", isNewUser: true });
+    expect(await exited).toBe(0);
+
+    const events = await t.db.query("SELECT outcome FROM login_events WHERE user_id = $1", [answer.user.id]);
+    expect(events.rows).toEqual([{ outcome: "LOGIN_SUCCEEDED" }]);
+    const messages = gateway.logLines().map((line) => line.msg);
+    expect(messages).toContain("shutting down: finishing in-flight requests");
+    expect(messages.at(-1)).toBe("stopped");
+  });
+
+  it("closes what is still running after SHUTDOWN_GRACE_MS and exits 0; the login is retried elsewhere with the same code", async () => {
+    const gateway = await startGatewayProcess({ ...t.env, SHUTDOWN_GRACE_MS: "200", LOGIN_TIMEOUT_MS: "30000", PROVIDER_TIMEOUT_MS: "30000" });
+    const minted = t.emulator.mintCode();
+    t.emulator.injectFault({ endpoint: "userinfo", hang: true });
+    const profileReads = t.emulator.requestCount("userinfo");
+    const login = postGraphql(gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier }).then(
+      () => "answered",
+      () => "connection closed",
+    );
+    await vi.waitFor(() => expect(t.emulator.requestCount("userinfo")).toBe(profileReads + 1), { interval: 10 });
+
+    expect(await gateway.stop("SIGTERM")).toBe(0);
+    expect(await login).toBe("connection closed");
+    // The code was spent at the token endpoint; the tokens kept in Redis let another instance finish the login.
+    t.emulator.clearFaults();
+    const tokenCalls = t.emulator.requestCount("token");
+    expect(await t.verify(minted.code, minted.codeVerifier!)).toMatchObject({ __typename: "LoginSuccess", isNewUser: true });
+    expect(t.emulator.requestCount("token")).toBe(tokenCalls);
   });
 });
 

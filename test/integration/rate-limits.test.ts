@@ -1,9 +1,8 @@
 import { randomInt } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { startGateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { postGraphql, startTestGateway, TEST_REDIS_URL, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
 /** Abuse limits over real HTTP, counted in Redis (or, with Redis away, in each instance's memory). */
@@ -85,18 +84,31 @@ describe("login rate limits", () => {
     }
   });
 
-  it("keeps limiting in each instance's memory while Redis is away, and logins keep working", async () => {
-    const redisUrl = new URL(TEST_REDIS_URL);
-    const proxy = await startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
-    t = await startTestGateway({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOGIN_RATE_PER_IP: "2", TRUST_PROXY: "loopback" } });
-    await proxy.cut();
+  it("keeps limiting in each instance's memory while Redis is away, logins keep working, and goes back to Redis when it returns", async () => {
+    t = await startTestGateway({ throughProxies: true, env: { LOGIN_RATE_PER_IP: "2", TRUST_PROXY: "loopback" } });
     const gateway = t;
-    const client = { "x-forwarded-for": "203.0.113.88" };
-    for (let attempt = 0; attempt < 2; attempt += 1) {
+    const loginFrom = async (client: Record<string, string>) => {
       const minted = gateway.emulator.mintCode();
-      expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, client)).toMatchObject({ __typename: "LoginSuccess" });
+      return verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, client);
+    };
+    await gateway.proxies!.redis.cut();
+    const client = { "x-forwarded-for": "203.0.113.88" };
+    for (let attempt = 0; attempt < 2; attempt += 1) expect(await loginFrom(client)).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await loginFrom(client)).toMatchObject({ code: "RATE_LIMITED" });
+
+    gateway.proxies!.redis.restore();
+    await vi.waitFor(() => expect(gateway.logs.some((line) => line.includes("redis reachable again"))).toBe(true), { timeout: 10_000, interval: 50 });
+    // Counted in Redis again: shared with every instance, and a key there per client.
+    const returning = { "x-forwarded-for": "203.0.113.89" };
+    const other = await startGateway(loadConfig({ ...gateway.env, REDIS_URL: TEST_REDIS_URL }), { logger: captureLogs().logger });
+    try {
+      expect(await loginFrom(returning)).toMatchObject({ __typename: "LoginSuccess" });
+      const minted = gateway.emulator.mintCode();
+      expect(await verifyAt(other.url, minted.code, minted.codeVerifier!, returning)).toMatchObject({ __typename: "LoginSuccess" });
+      expect(await loginFrom(returning)).toMatchObject({ code: "RATE_LIMITED" });
+      expect(await gateway.redis.keys(`${gateway.env.REDIS_KEY_PREFIX}login-rate-client:*`)).not.toHaveLength(0);
+    } finally {
+      await other.close();
     }
-    const minted = gateway.emulator.mintCode();
-    expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, client)).toMatchObject({ code: "RATE_LIMITED" });
   });
 });
