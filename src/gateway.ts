@@ -24,11 +24,12 @@ import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-err
 import { LoginResolver } from "./graphql/login.resolver.js";
 import { ProfileResolver } from "./graphql/profile.resolver.js";
 import { UserResolver } from "./graphql/user.resolver.js";
-import { currentRequest, requestScopes } from "./graphql/request-scope.js";
+import { requestScopes } from "./graphql/request-scope.js";
 import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
 import { runPeriodically } from "./periodic.js";
+import { currentRequestId } from "./request-context.js";
 import { numberVerificationWithCircuitBreaker, withCircuitBreaker } from "./providers/circuit-breaker.js";
 import { createOidcProvider } from "./providers/oidc/oidc.js";
 import type { PhoneLoginProvider, ProviderId } from "./providers/provider.js";
@@ -262,7 +263,7 @@ async function serve(
   // Which X-Forwarded-For hops name the client (request.ip): none unless TRUST_PROXY says a proxy is in front.
   app.set("trust proxy", config.trustProxy);
   // Before anything that can answer: every response, refusals included, carries the request's id.
-  app.use(requestScopes(logger));
+  app.use(requestScopes());
   const server = createServer(app);
   const apollo = new ApolloServer<GatewayContext>({
     schema,
@@ -279,7 +280,7 @@ async function serve(
     csrfPrevention: true,
     // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
     stopOnTerminationSignals: false,
-    formatError: createErrorFormatter({ production: config.production, logger, currentRequest }),
+    formatError: createErrorFormatter({ production: config.production, logger, currentRequestId }),
     // Decided by our config, not Apollo's reading of NODE_ENV.
     includeStacktraceInErrorResponses: !config.production,
     plugins: [
@@ -343,15 +344,14 @@ function requestErrorHandler(logger: Logger): express.ErrorRequestHandler {
   return (error: { status?: unknown; type?: unknown }, _request, response, _next) => {
     const status = typeof error.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
     const type = typeof error.type === "string" ? error.type : undefined;
-    const request = currentRequest();
-    const log = request?.logger ?? logger;
     if (status === 500) {
-      log.error({ error: errorSummary(error) }, "unexpected error in HTTP request");
-      const extensions = { code: "INTERNAL_SERVER_ERROR", ...(request ? { requestId: request.requestId } : {}) };
+      logger.error({ error: errorSummary(error) }, "unexpected error in HTTP request");
+      const requestId = currentRequestId();
+      const extensions = { code: "INTERNAL_SERVER_ERROR", ...(requestId === undefined ? {} : { requestId }) };
       response.status(status).json({ errors: [{ message: MASKED_ERROR_MESSAGE, extensions }] });
       return;
     }
-    log.info({ status, type }, "request refused before GraphQL");
+    logger.info({ status, type }, "request refused before GraphQL");
     response.status(status).json({ errors: [{ message: (type && BODY_ERROR_MESSAGES[type]) ?? "Bad request.", extensions: { code: "BAD_REQUEST" } }] });
   };
 }

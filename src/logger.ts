@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { currentRequestId } from "./request-context.js";
 
 export type { Logger };
 
@@ -46,13 +47,22 @@ export const REDACTED_PATHS = [
   "req.headers.cookie",
 ];
 
-/** Structured JSON logger with secret paths censored; `destination` lets tests capture lines. */
+const OUTSIDE_REQUESTS = {};
+
+/**
+ * Structured JSON logger with secret paths censored, and the request's id on
+ * every line written while handling one; `destination` lets tests capture lines.
+ */
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino(
     {
       level: options.level,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       base: { service: "phonegate" },
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId === undefined ? OUTSIDE_REQUESTS : { requestId };
+      },
     },
     options.destination,
   );

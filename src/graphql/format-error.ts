@@ -1,7 +1,6 @@
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import { errorSummary, type Logger } from "../logger.js";
-import type { RequestScope } from "./request-scope.js";
 
 /** Codes of the errors our resolvers raise about the caller's credentials (see graphql/context.ts). */
 export const AuthErrorCode = { UNAUTHENTICATED: "UNAUTHENTICATED", FORBIDDEN: "FORBIDDEN" } as const;
@@ -45,11 +44,11 @@ function withoutValues(message: string): string {
  * cut out); anything else is a fault, logged in full and shown as "Unexpected
  * error." in production. Login failures never get here: they are union members.
  *
- * Apollo hands the formatter no request, so `currentRequest` supplies the one
- * being answered: a fault's log line and its `extensions.requestId` carry the
- * same id, which the client also got in the `x-request-id` header.
+ * Apollo hands the formatter no request, so `currentRequestId` supplies the
+ * one being answered: a fault's log line and its `extensions.requestId` carry
+ * the same id, which the client also got in the `x-request-id` header.
  */
-export function createErrorFormatter(options: { production: boolean; logger: Logger; currentRequest?: () => RequestScope | undefined }) {
+export function createErrorFormatter(options: { production: boolean; logger: Logger; currentRequestId?: () => string | undefined }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
@@ -57,9 +56,9 @@ export function createErrorFormatter(options: { production: boolean; logger: Log
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, message: withoutValues(formatted.message), extensions };
     }
-    const request = options.currentRequest?.();
-    (request?.logger ?? options.logger).error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
-    const requestId = request ? { requestId: request.requestId } : {};
+    options.logger.error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
+    const id = options.currentRequestId?.();
+    const requestId = id === undefined ? {} : { requestId: id };
     if (!options.production) return { ...formatted, extensions: { ...formatted.extensions, ...requestId } };
     return {
       message: MASKED_ERROR_MESSAGE,

@@ -180,6 +180,19 @@ describe("GraphQL hardening (development)", () => {
       expect((await post(t, "{not json", { "x-request-id": "bad-json" })).requestId).toBe("bad-json");
     });
 
+    it("puts it on the log lines a login writes, deep in the services, and on no other request's", async () => {
+      const minted = t.emulator.mintCode();
+      const answer = await post(t, { query: VERIFY_MUTATION, variables: { code: minted.code, verifier: minted.codeVerifier } }, { "x-request-id": "login-trace-1" });
+      expect(answer.body.data).toMatchObject({ verifyTruecaller: { __typename: "LoginSuccess" } });
+      const lines = logEntries(t).filter((entry) => entry.requestId === "login-trace-1");
+      expect(lines.map((entry) => entry.msg)).toContain("login succeeded");
+      // Written once per line: a child logger's binding and the mixin would both put it there.
+      expect(t.logs.filter((line) => line.includes("login-trace-1")).every((line) => line.split('"requestId"').length === 2)).toBe(true);
+      const lineCountBefore = t.logs.length;
+      await post(t, { query: "{ __typename }" });
+      expect(t.logs.slice(lineCountBefore).some((line) => line.includes("login-trace-1"))).toBe(false);
+    });
+
     it("puts it on an unexpected error outside production too, and on its log line", async () => {
       const answer = await post(t, UNRESOLVABLE_ENTITY, { "x-request-id": "dev-fault-1" });
       expect(answer.body.errors).toMatchObject([{ message: expect.stringContaining("NoSuchType"), extensions: { code: "INTERNAL_SERVER_ERROR", requestId: "dev-fault-1" } }]);
