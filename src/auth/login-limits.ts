@@ -39,6 +39,11 @@ export class LoginLimits {
     return client.ip === undefined ? Promise.resolve(ALLOWED) : this.limits.admitClient(this.clientKey(client.ip));
   }
 
+  /** Before issuing a login state: is this client within its startLogin calls? */
+  admitChallenge(client: ClientInfo): Promise<RateDecision> {
+    return client.ip === undefined ? Promise.resolve(ALLOWED) : this.limits.admitChallenge(this.clientKey(client.ip));
+  }
+
   /** After the outcome of an admitted attempt: a wrong proof counts against the client. */
   async observe(client: ClientInfo, outcome: LoginOutcome): Promise<void> {
     if (client.ip !== undefined) await this.limits.settle(this.clientKey(client.ip), FAILED_VERIFICATIONS.has(outcome.kind));

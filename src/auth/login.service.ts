@@ -26,6 +26,14 @@ import type { SessionService } from "./session.service.js";
 
 /** What a client is told to wait after a database outage answered its login (health checks run every few seconds). */
 const DATABASE_RETRY_AFTER_S = 5;
+/** What a client is told to wait for startLogin while Redis is away (it reconnects within 2 s of coming back). */
+const CACHE_RETRY_AFTER_S = 5;
+
+/** What startLogin answers. */
+export type ChallengeOutcome =
+  | { kind: "Issued"; challenge: LoginChallenge }
+  | { kind: "RateLimited"; retryAfterSeconds: number }
+  | { kind: "ServiceUnavailable"; retryAfterSeconds: number };
 
 /** Truecaller's two app-less paths; absent when Truecaller is not configured. */
 export interface TruecallerAppLessPaths {
@@ -90,11 +98,24 @@ export class LoginService {
   /**
    * A state and nonce for one authorization request at `providerId`: the app
    * sends the state through the provider and back, and gives the nonce to the
-   * provider (OIDC, wgtwo) or to Truecaller's SDK as `requestNonce`.
+   * provider (OIDC, wgtwo) or to Truecaller's SDK as `requestNonce`. With
+   * Redis away it is kept nowhere, and the login goes on unchecked — unless
+   * states are required, when there is none to give.
    */
-  startLogin(providerId: ProviderId): Promise<LoginChallenge> {
-    // Issued for any provider: a login with an unconfigured one answers PROVIDER_MISCONFIGURED anyway.
-    return this.deps.challenges.issue(providerId);
+  async startLogin(providerId: ProviderId, client: ClientInfo): Promise<ChallengeOutcome> {
+    const admitted = await this.deps.limits.admitChallenge(client);
+    if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
+    try {
+      // Issued for any provider: a login with an unconfigured one answers PROVIDER_MISCONFIGURED anyway.
+      return { kind: "Issued", challenge: await this.deps.challenges.issue(providerId) };
+    } catch (error) {
+      if (this.deps.requireLoginState) {
+        this.deps.logger.error({ provider: providerId, error: errorSummary(error) }, "login state not issued: cache unavailable");
+        return { kind: "ServiceUnavailable", retryAfterSeconds: CACHE_RETRY_AFTER_S };
+      }
+      this.deps.logger.warn({ provider: providerId, error: errorSummary(error) }, "login state not kept: cache unavailable");
+      return { kind: "Issued", challenge: this.deps.challenges.fresh() };
+    }
   }
 
   verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput, client: ClientInfo): Promise<LoginOutcome> {

@@ -1,14 +1,18 @@
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import { errorSummary, type Logger } from "../logger.js";
+import { ErrorCode } from "./user-error.js";
 
 /** Codes of the errors our resolvers raise about the caller's credentials (see graphql/context.ts). */
 export const AuthErrorCode = { UNAUTHENTICATED: "UNAUTHENTICATED", FORBIDDEN: "FORBIDDEN" } as const;
 
-/** Errors about the request itself; the client needs their text to fix it. */
+/** Errors about the request itself, or refusals the client is to retry; the client needs their text. */
 const CLIENT_ERROR_CODES = new Set<string>([
   AuthErrorCode.UNAUTHENTICATED,
   AuthErrorCode.FORBIDDEN,
+  // startLogin's refusals (its field is a LoginChallenge, not a union).
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.SERVICE_UNAVAILABLE,
   ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
   ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
   ApolloServerErrorCode.BAD_USER_INPUT,

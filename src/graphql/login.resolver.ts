@@ -1,9 +1,12 @@
+import { GraphQLError } from "graphql";
 import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
 import type { LoginService } from "../auth/login.service.js";
 import type { ProviderId } from "../providers/provider.js";
 import type { GatewayContext } from "./context.js";
 import { LoginResult, toLoginResult } from "./login-result.union.js";
 import { LoginProvider } from "./provider.enums.js";
+import { RateLimitedError, ServiceUnavailableError } from "./user-error.js";
+import { UnreachableCaseError } from "../unreachable.js";
 
 @ObjectType({ description: "A login provider this deployment is configured for." })
 export class ProviderInfo {
@@ -63,8 +66,19 @@ export class LoginResolver {
   @Mutation(() => LoginChallenge, {
     description: "Starts a login: a state and a nonce to send with the provider's authorization request, checked when the code comes back.",
   })
-  async startLogin(@Arg("provider", () => LoginProvider) provider: ProviderId): Promise<LoginChallenge> {
-    return Object.assign(new LoginChallenge(), await this.logins.startLogin(provider));
+  async startLogin(@Ctx() context: GatewayContext, @Arg("provider", () => LoginProvider) provider: ProviderId): Promise<LoginChallenge> {
+    const outcome = await this.logins.startLogin(provider, context.client);
+    switch (outcome.kind) {
+      case "Issued":
+        return Object.assign(new LoginChallenge(), outcome.challenge);
+      // The field is a LoginChallenge (as clients were promised), so a refusal is a GraphQL error with the union's code.
+      case "RateLimited":
+        throw retryableError(new RateLimitedError(outcome.retryAfterSeconds));
+      case "ServiceUnavailable":
+        throw retryableError(new ServiceUnavailableError(outcome.retryAfterSeconds));
+      default:
+        throw new UnreachableCaseError(outcome);
+    }
   }
 
   @Mutation(() => LoginResult, {
@@ -146,4 +160,9 @@ export class LoginResolver {
       ),
     );
   }
+}
+
+/** A refusal as a GraphQL error: the UserError's code, message and wait in `extensions`. */
+function retryableError(refusal: RateLimitedError | ServiceUnavailableError): GraphQLError {
+  return new GraphQLError(refusal.message, { extensions: { code: refusal.code, retryAfterSeconds: refusal.retryAfterSeconds } });
 }

@@ -50,14 +50,23 @@ export class LoginChallenges {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** A new state and nonce, kept until used or expired; rejects when the cache cannot keep them. */
   async issue(provider: ProviderId): Promise<LoginChallenge> {
+    const challenge = this.fresh();
+    const nonceKey = this.nonceKey(challenge.nonce);
+    await this.store({ provider, nonce: challenge.nonce, nonceKey, expiresAt: challenge.expiresAt.getTime() }, this.stateKey(challenge.state), this.ttlMs);
+    return challenge;
+  }
+
+  /**
+   * A new state and nonce, kept nowhere: what {@link issue} keeps, and alone
+   * what an app gets while the cache is away and states are not required
+   * (logins then go on unchecked, see IdempotentExchange).
+   */
+  fresh(): LoginChallenge {
     const state = randomBytes(CHALLENGE_BYTES).toString("base64url");
     const nonce = randomBytes(CHALLENGE_BYTES).toString("base64url");
-    const stateKey = this.stateKey(state);
-    const nonceKey = this.nonceKey(nonce);
-    const expiresAt = this.now() + this.ttlMs;
-    await this.store({ provider, nonce, nonceKey, expiresAt }, stateKey, this.ttlMs);
-    return { state, nonce, expiresAt: new Date(expiresAt) };
+    return { state, nonce, expiresAt: new Date(this.now() + this.ttlMs) };
   }
 
   /**

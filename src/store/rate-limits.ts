@@ -8,7 +8,7 @@ export interface RateBudget {
 }
 
 export interface RateLimitSettings {
-  /** Verification attempts per client IP. */
+  /** Verification attempts per client IP; startLogin calls per client IP are counted apart, with the same budget. */
   readonly perClient: RateBudget;
   /** Logins per phone number. */
   readonly perNumber: RateBudget;
@@ -29,11 +29,14 @@ const ALLOWED: RateDecision = { allowed: true };
  */
 export class LoginRateLimits {
   private readonly perClient: RateLimiterAbstract | undefined;
+  private readonly challengesPerClient: RateLimiterAbstract | undefined;
   private readonly perNumber: RateLimiterAbstract | undefined;
   private readonly failures: RateLimiterAbstract | undefined;
 
   constructor(settings: RateLimitSettings, redis: Redis | undefined) {
     this.perClient = limiter("login-rate-client", settings.perClient, redis);
+    // Each startLogin stores a state in Redis: bounded per client like verifications, but not from their budget.
+    this.challengesPerClient = limiter("login-rate-challenge", settings.perClient, redis);
     this.perNumber = limiter("login-rate-number", settings.perNumber, redis);
     this.failures = limiter("login-rate-failures", settings.failuresPerClient, redis);
   }
@@ -48,6 +51,11 @@ export class LoginRateLimits {
     const failures = await consume(this.failures, clientKey);
     if (!failures.allowed) return failures;
     return consume(this.perClient, clientKey);
+  }
+
+  /** Counts a startLogin from a client: refused while it is over its budget. */
+  admitChallenge(clientKey: string): Promise<RateDecision> {
+    return consume(this.challengesPerClient, clientKey);
   }
 
   /** Settles the failure an admitted attempt reserved: kept when it failed, given back otherwise. */

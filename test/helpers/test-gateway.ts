@@ -96,8 +96,14 @@ export const LOGIN_RESULT_FIELDS = /* GraphQL */ `
 `;
 
 export const VERIFY_MUTATION = /* GraphQL */ `
-  mutation Verify($code: String!, $verifier: String!) {
-    verifyTruecaller(code: $code, verifier: $verifier) { ${LOGIN_RESULT_FIELDS} }
+  mutation Verify($code: String!, $verifier: String!, $state: String) {
+    verifyTruecaller(code: $code, verifier: $verifier, state: $state) { ${LOGIN_RESULT_FIELDS} }
+  }
+`;
+
+export const START_LOGIN_MUTATION = /* GraphQL */ `
+  mutation StartLogin($provider: LoginProvider!) {
+    startLogin(provider: $provider) { state nonce expiresAt }
   }
 `;
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { postGraphql, START_LOGIN_MUTATION, startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
 describe("Redis outage", () => {
   let t: TestGateway;
@@ -31,5 +31,28 @@ describe("Redis outage", () => {
     expect(retry).toMatchObject({ __typename: "LoginSuccess", user: { id: (first.user as { id: string }).id } });
     expect(t.emulator.requestCount("token")).toBe(tokenCalls + 1);
     expect(await t.providerTokens.get("truecaller", (first.user as { id: string }).id)).toMatchObject({ tokenType: "Bearer" });
+  });
+
+  it("still starts logins while Redis is away (their states unchecked), unless states are required: then SERVICE_UNAVAILABLE", async () => {
+    const gateway = await startTestGateway({ throughProxies: true });
+    try {
+      await gateway.proxies!.redis.cut();
+      const challenge = await postGraphql<{ startLogin: { state: string } }>(gateway.gateway.url, START_LOGIN_MUTATION, { provider: "TRUECALLER" });
+      const state = challenge.data!.startLogin.state;
+      expect(gateway.logs.some((line) => line.includes("login state not kept: cache unavailable"))).toBe(true);
+      const minted = gateway.emulator.mintCode();
+      const login = await postGraphql<{ verifyTruecaller: unknown }>(gateway.gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier, state });
+      expect(login.data?.verifyTruecaller).toMatchObject({ __typename: "LoginSuccess" });
+
+      // Start-up needs Redis (a wrong REDIS_URL shows at once); the outage comes after.
+      gateway.proxies!.redis.restore();
+      await gateway.restartGateway({ REQUIRE_LOGIN_STATE: "true" });
+      await gateway.proxies!.redis.cut();
+      const refused = await postGraphql(gateway.gateway.url, START_LOGIN_MUTATION, { provider: "TRUECALLER" });
+      expect(refused.data).toBeNull();
+      expect(refused.errors).toMatchObject([{ extensions: { code: "SERVICE_UNAVAILABLE", retryAfterSeconds: 5 } }]);
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -11,7 +11,15 @@ import { loadConfig } from "../../src/config.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { createTestDatabase } from "../helpers/database.js";
-import { LOGIN_RESULT_FIELDS, postGraphql, startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import {
+  LOGIN_RESULT_FIELDS,
+  postGraphql,
+  START_LOGIN_MUTATION,
+  startTestGateway,
+  VERIFY_MUTATION,
+  VERIFY_PHONE_LOGIN_MUTATION,
+  type TestGateway,
+} from "../helpers/test-gateway.js";
 
 /** Both lifetimes at their minimum, so the TTL assertions tell them from the 600 s defaults. */
 const REPLAY_TTL_S = 30;
@@ -23,21 +31,6 @@ const SEALED_SHAPE = /^test\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22
 /** 32 random bytes in base64url. */
 const CHALLENGE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-const START_LOGIN = /* GraphQL */ `
-  mutation StartLogin($provider: LoginProvider!) {
-    startLogin(provider: $provider) { state nonce expiresAt }
-  }
-`;
-const VERIFY_WITH_STATE = /* GraphQL */ `
-  mutation Verify($code: String!, $verifier: String!, $state: String) {
-    verifyTruecaller(code: $code, verifier: $verifier, state: $state) { ${LOGIN_RESULT_FIELDS} }
-  }
-`;
-const VERIFY_PHONE_LOGIN = /* GraphQL */ `
-  mutation VerifyPhoneLogin($input: PhoneLoginInput!) {
-    verifyPhoneLogin(input: $input) { ${LOGIN_RESULT_FIELDS} }
-  }
-`;
 const SIGNED_PROFILE_LOGIN = /* GraphQL */ `
   mutation SignedProfileLogin($payload: String!, $signature: String!, $signatureAlgorithm: String, $requestNonce: String!) {
     verifyTruecallerSignedProfile(payload: $payload, signature: $signature, signatureAlgorithm: $signatureAlgorithm, requestNonce: $requestNonce) {
@@ -72,11 +65,11 @@ async function data<T>(body: Promise<{ data?: T; errors?: unknown }>): Promise<T
 }
 
 function startLogin(baseUrl: string, provider: "TRUECALLER" | "OIDC" | "WGTWO"): Promise<Challenge> {
-  return data(postGraphql<{ startLogin: Challenge }>(baseUrl, START_LOGIN, { provider })).then((answer) => answer.startLogin);
+  return data(postGraphql<{ startLogin: Challenge }>(baseUrl, START_LOGIN_MUTATION, { provider })).then((answer) => answer.startLogin);
 }
 
 function verifyTruecaller(baseUrl: string, code: string, verifier: string, state?: string): Promise<Result> {
-  return data(postGraphql<{ verifyTruecaller: Result }>(baseUrl, VERIFY_WITH_STATE, { code, verifier, ...(state === undefined ? {} : { state }) })).then(
+  return data(postGraphql<{ verifyTruecaller: Result }>(baseUrl, VERIFY_MUTATION, { code, verifier, ...(state === undefined ? {} : { state }) })).then(
     (answer) => answer.verifyTruecaller,
   );
 }
@@ -85,7 +78,7 @@ function verifyPhoneLogin(
   baseUrl: string,
   input: { provider: "TRUECALLER" | "OIDC" | "WGTWO"; code: string; verifier?: string; redirectUri?: string; nonce?: string; state?: string },
 ): Promise<Result> {
-  return data(postGraphql<{ verifyPhoneLogin: Result }>(baseUrl, VERIFY_PHONE_LOGIN, { input })).then((answer) => answer.verifyPhoneLogin);
+  return data(postGraphql<{ verifyPhoneLogin: Result }>(baseUrl, VERIFY_PHONE_LOGIN_MUTATION, { input })).then((answer) => answer.verifyPhoneLogin);
 }
 
 function signedProfileLogin(baseUrl: string, input: { payload: string; signature: string; signatureAlgorithm: string; requestNonce: string }): Promise<Result> {
@@ -500,7 +493,7 @@ describe("code logins while the database is down", () => {
 
   it("keeps the provider's answer, so the retry logs in without a second provider call", async () => {
     const minted = t.emulator.mintCode();
-    const failed = await postGraphql(t.gateway.url, VERIFY_WITH_STATE, { code: minted.code, verifier: minted.codeVerifier });
+    const failed = await postGraphql(t.gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
     // No login, and the client is told to retry.
     expect(failed.data?.verifyTruecaller).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
     expect(t.emulator.requestCount("token")).toBe(1);
@@ -519,7 +512,7 @@ describe("code logins while the database is down", () => {
     // Regression: a replayed exchange skips keeping the access token, assuming its first request kept it;
     // after an outage the first request never got that far, so refreshProfile(TRUECALLER) had no token.
     const minted = t.emulator.mintCode();
-    await postGraphql(t.gateway.url, VERIFY_WITH_STATE, { code: minted.code, verifier: minted.codeVerifier });
+    await postGraphql(t.gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
     await afterRecovery({}, async (baseUrl) => {
       const { user, session } = succeeded(await verifyTruecaller(baseUrl, minted.code, minted.codeVerifier!));
       const refreshed = await postGraphql<{ refreshProfile: Result }>(baseUrl, REFRESH_PROFILE, { provider: "TRUECALLER" }, {

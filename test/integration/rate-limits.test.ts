@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { startGateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
-import { postGraphql, startTestGateway, TEST_REDIS_URL, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
+import { postGraphql, START_LOGIN_MUTATION, startTestGateway, TEST_REDIS_URL, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
 /** Abuse limits over real HTTP, counted in Redis (or, with Redis away, in each instance's memory). */
 describe("login rate limits", () => {
@@ -41,6 +41,31 @@ describe("login rate limits", () => {
     expect(gateway.emulator.requestCount("token")).toBe(tokenCalls);
     // Another client is not affected.
     expect(await verifyAt(gateway.gateway.url, minted.code, minted.codeVerifier!, from("198.51.100.20"))).toMatchObject({ __typename: "LoginSuccess" });
+  });
+
+  it("bounds a client's startLogin calls (each stores a state) by LOGIN_RATE_PER_IP, apart from its verifications", async () => {
+    t = await startTestGateway({ env: { LOGIN_RATE_PER_IP: "2", TRUST_PROXY: "loopback" } });
+    const client = { "x-forwarded-for": "203.0.113.70" };
+    const start = () => postGraphql<{ startLogin: { state: string } }>(t!.gateway.url, START_LOGIN_MUTATION, { provider: "TRUECALLER" }, client);
+    const issued = [await start(), await start()];
+    for (const answer of issued) expect(answer.data?.startLogin.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const refused = await start();
+    expect(refused.data).toBeNull();
+    expect(refused.errors).toMatchObject([{ message: "Too many requests; retry later.", extensions: { code: "RATE_LIMITED" } }]);
+    const retryAfterSeconds = refused.errors![0]!.extensions!.retryAfterSeconds as number;
+    expect(retryAfterSeconds).toBeGreaterThan(0);
+    expect(retryAfterSeconds).toBeLessThanOrEqual(60);
+    // Its verifications have their own budget: the states it got can still be used.
+    const minted = t.emulator.mintCode();
+    const verified = await postGraphql<{ verifyTruecaller: Record<string, unknown> }>(
+      t.gateway.url,
+      VERIFY_MUTATION,
+      { code: minted.code, verifier: minted.codeVerifier, state: issued[0]!.data!.startLogin.state },
+      client,
+    );
+    expect(verified.data?.verifyTruecaller).toMatchObject({ __typename: "LoginSuccess" });
+    // Another client is not held back.
+    expect((await postGraphql(t.gateway.url, START_LOGIN_MUTATION, { provider: "TRUECALLER" }, { "x-forwarded-for": "203.0.113.71" })).errors).toBeUndefined();
   });
 
   it("refuses a number's logins over LOGIN_RATE_PER_NUMBER without storing anything", async () => {

@@ -47,6 +47,7 @@ describe("loadConfig", () => {
       truecaller: undefined,
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
+      shutdownGraceMs: 15000,
       numberRecycledAfterDays: 90,
       logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false, eventRetentionDays: 90 },
       trustProxy: false,
@@ -103,6 +104,10 @@ describe("loadConfig", () => {
 
   it.each(["0x50", "1e3", "80.5", "-1", "70000"])("rejects PORT=%s", (port) => {
     expect(messageOf({ PORT: port })).toMatch(/^Invalid configuration: PORT /);
+  });
+
+  it.each(["-1", "300001", "15s"])("rejects SHUTDOWN_GRACE_MS=%s, naming it", (grace) => {
+    expect(messageOf({ SHUTDOWN_GRACE_MS: grace })).toMatch(/^Invalid configuration: SHUTDOWN_GRACE_MS /);
   });
 
   it("rejects a login budget shorter than one provider attempt", () => {
