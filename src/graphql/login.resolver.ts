@@ -64,7 +64,9 @@ export class LoginResolver {
   }
 
   @Mutation(() => LoginChallenge, {
-    description: "Starts a login: a state and a nonce to send with the provider's authorization request, checked when the code comes back.",
+    description:
+      "Starts a login: a state and a nonce to send with the provider's authorization request, checked when the code comes back. " +
+      "Refused with a GraphQL error whose extensions carry code RATE_LIMITED or SERVICE_UNAVAILABLE and retryAfterSeconds.",
   })
   async startLogin(@Ctx() context: GatewayContext, @Arg("provider", () => LoginProvider) provider: ProviderId): Promise<LoginChallenge> {
     const outcome = await this.logins.startLogin(provider, context.client);
