@@ -278,6 +278,8 @@ async function serve(
     // simple POST without a header a browser cannot send cross-site unpreflighted.
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
+    // Automatic persisted queries belong to the router in front; here they would only be one more cache to fill.
+    persistedQueries: false,
     // main.ts owns shutdown; Apollo's own handlers would re-raise the signal and kill the process mid-close.
     stopOnTerminationSignals: false,
     formatError: createErrorFormatter({ production: config.production, logger, currentRequestId }),

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { validate as validateUuid } from "uuid";
 import { SIGNING_ALGORITHMS, type SigningKeySet } from "./signing-keys.js";
 
 /** Clock difference tolerated between us and the services that verify our tokens (and between our instances). */
@@ -76,7 +77,8 @@ export class AccessTokens {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
       });
-      if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return { ok: false, reason: "invalid" };
+      // We only sign UUIDs; anything else (a token signed with a leaked or test key) must not reach a uuid column.
+      if (!isUuid(payload.sub) || !isUuid(payload.sid)) return { ok: false, reason: "invalid" };
       return { ok: true, userId: payload.sub, sessionId: payload.sid };
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
@@ -84,4 +86,8 @@ export class AccessTokens {
       throw error;
     }
   }
+}
+
+function isUuid(value: unknown): value is string {
+  return typeof value === "string" && validateUuid(value);
 }

@@ -1,5 +1,5 @@
 import type { SignedProfileProblem } from "../providers/provider.js";
-import type { StoredUser } from "../store/user.repository.js";
+import type { StoredIdentity, StoredUser } from "../store/user.repository.js";
 import type { InputField } from "./login-input.js";
 import type { IssuedSession } from "./session.service.js";
 
@@ -10,7 +10,7 @@ export type { StoredUser };
  * member; only bugs and outages are thrown instead.
  */
 export type LoginOutcome =
-  | { kind: "LoginSucceeded"; user: StoredUser; isNewUser: boolean; session: IssuedSession }
+  | { kind: "LoginSucceeded"; user: StoredUser; identities: StoredIdentity[]; isNewUser: boolean; session: IssuedSession }
   | { kind: "InvalidInput"; field: InputField; problem: string }
   | { kind: "InvalidCode" }
   | { kind: "InvalidVerifier" }

@@ -292,7 +292,9 @@ export class LoginService {
     const session = await this.deps.sessions.issue(pending, user);
     // Counted once stored, so a database outage (and the client's retries of one login) spends none of the number's budget.
     if (countAsLogin) await this.deps.limits.countNumberLogin(phoneNumber.e164);
-    return { kind: "LoginSucceeded", user, isNewUser: created, session };
+    // Read here, where an outage is SERVICE_UNAVAILABLE, rather than by the User.identities field after the answer.
+    const identities = (await this.deps.users.identitiesOf([user.id])).get(user.id) ?? [];
+    return { kind: "LoginSucceeded", user, identities, isNewUser: created, session };
   }
 
   /** Logs what operators need to know about a provider failure, then maps it to its outcome. */

@@ -1,5 +1,5 @@
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
-import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { errorSummary, type Logger } from "../logger.js";
 import { ErrorCode } from "./user-error.js";
 
@@ -55,10 +55,11 @@ function withoutValues(message: string): string {
 export function createErrorFormatter(options: { production: boolean; logger: Logger; currentRequestId?: () => string | undefined }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
+    const clientError = typeof code === "string" && CLIENT_ERROR_CODES.has(code);
+    if (clientError || isRefusedRequest(error)) {
       // The stack trace's first line repeats the original message, values included.
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, message: withoutValues(formatted.message), extensions };
+      return { ...formatted, message: withoutValues(formatted.message), extensions: clientError ? extensions : { ...extensions, code: ApolloServerErrorCode.BAD_REQUEST } };
     }
     options.logger.error({ error: errorSummary(unwrapResolverError(error)), path: formatted.path }, "unexpected error in GraphQL operation");
     const id = options.currentRequestId?.();
@@ -71,4 +72,10 @@ export function createErrorFormatter(options: { production: boolean; logger: Log
       extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR, ...requestId },
     };
   };
+}
+
+/** An error Apollo raised about the request without a code (a malformed persisted-query extension, say): its HTTP status says 4xx. */
+function isRefusedRequest(error: unknown): boolean {
+  const status = error instanceof GraphQLError ? (error.extensions.http as { status?: unknown } | undefined)?.status : undefined;
+  return typeof status === "number" && status >= 400 && status < 500;
 }

@@ -1,5 +1,6 @@
 import { GraphQLError } from "graphql";
 import { Arg, Ctx, Field, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import type { LoginOutcome } from "../auth/login-outcome.js";
 import type { LoginService } from "../auth/login.service.js";
 import type { ProviderId } from "../providers/provider.js";
 import type { GatewayContext } from "./context.js";
@@ -96,7 +97,8 @@ export class LoginResolver {
     @Arg("state", () => String, { nullable: true, description: "The state from startLogin that the SDK returned with the code." })
     state: string | null,
   ): Promise<typeof LoginResult> {
-    return toLoginResult(
+    return answered(
+      context,
       await this.logins.verifyAuthorizationCode(
         "truecaller",
         { code, verifier, redirectUri: undefined, nonce: undefined, state: state ?? undefined },
@@ -111,7 +113,8 @@ export class LoginResolver {
       "issues one, reads the profile and stores the user of the verified phone number, linking this provider account to it.",
   })
   async verifyPhoneLogin(@Ctx() context: GatewayContext, @Arg("input", () => PhoneLoginInput) input: PhoneLoginInput): Promise<typeof LoginResult> {
-    return toLoginResult(
+    return answered(
+      context,
       await this.logins.verifyAuthorizationCode(
         input.provider,
         {
@@ -137,7 +140,8 @@ export class LoginResolver {
     @Arg("firstName", () => String, { nullable: true, description: "The first name the user typed into the app." }) firstName: string | null,
     @Arg("lastName", () => String, { nullable: true, description: "The last name the user typed into the app." }) lastName: string | null,
   ): Promise<typeof LoginResult> {
-    return toLoginResult(
+    return answered(
+      context,
       await this.logins.verifyTruecallerAccessToken({ accessToken, firstName: firstName ?? undefined, lastName: lastName ?? undefined }, context.client),
     );
   }
@@ -155,7 +159,8 @@ export class LoginResolver {
     signatureAlgorithm: string | null,
     @Arg("requestNonce", () => String, { description: "The nonce the app gave the SDK for this request." }) requestNonce: string,
   ): Promise<typeof LoginResult> {
-    return toLoginResult(
+    return answered(
+      context,
       await this.logins.verifyTruecallerSignedProfile(
         { payload, signature, signatureAlgorithm: signatureAlgorithm ?? undefined, requestNonce },
         context.client,
@@ -167,4 +172,10 @@ export class LoginResolver {
 /** A refusal as a GraphQL error: the UserError's code, message and wait in `extensions`. */
 function retryableError(refusal: RateLimitedError | ServiceUnavailableError): GraphQLError {
   return new GraphQLError(refusal.message, { extensions: { code: refusal.code, retryAfterSeconds: refusal.retryAfterSeconds } });
+}
+
+/** The union member of `outcome`; a login's identities, read with it, answer the User.identities field. */
+function answered(context: GatewayContext, outcome: LoginOutcome): typeof LoginResult {
+  if (outcome.kind === "LoginSucceeded") context.identities.prime(outcome.user.id, outcome.identities);
+  return toLoginResult(outcome);
 }

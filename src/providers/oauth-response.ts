@@ -54,10 +54,19 @@ export function isMalformedAnswer(failure: ProviderFailure): boolean {
   return failure.kind === "Unavailable" && failure.detail.includes(`: ${MALFORMED_RESPONSE}: `);
 }
 
-/** A string property, or `undefined` when absent, empty or of another type. */
+/** A string property, or `undefined` when absent, empty, unstorable (see {@link storableString}) or of another type. */
 export function optionalString(body: Record<string, unknown>, key: string): string | undefined {
-  const value = body[key];
-  return typeof value === "string" && value.length > 0 ? value : undefined;
+  return storableString(body[key]);
+}
+
+/**
+ * A non-empty string PostgreSQL can store: text columns refuse U+0000, so a
+ * provider string holding one is treated as absent rather than failing the
+ * whole login at the database (a subject holding one is then missing, which
+ * makes the answer malformed).
+ */
+function storableString(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 0 && !value.includes("\u0000") ? value : undefined;
 }
 
 /** The parts of an RFC 6749 §5.1 token answer the gateway uses; the ID token is still unverified. */
@@ -142,7 +151,7 @@ export function tokenErrorFailure(response: ProviderResponse, endpoint: string, 
 
 /** Identifiers and numbers sometimes arrive as JSON numbers; keep their digits (only while exact). */
 export function digitsOrString(value: unknown): string | undefined {
-  if (typeof value === "string") return value.length > 0 ? value : undefined;
+  if (typeof value === "string") return storableString(value);
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
   return undefined;
 }

@@ -9,7 +9,28 @@ const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024", "P
 /** Socket errors of node's `net`, as pg raises them when it cannot connect. */
 const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EPIPE"]);
 /** pg's own errors for a connection that could not be made or was lost; they carry no code, only these messages. */
-const PG_CONNECTION_MESSAGES = [/^timeout exceeded when trying to connect/i, /^Connection terminated/i, /^Query read timeout/i];
+const PG_CONNECTION_MESSAGES = [
+  /^timeout exceeded when trying to connect/i,
+  /^Connection terminated/i,
+  /^Query read timeout/i,
+  // A query on a pooled client whose connection already failed (Prisma's ROLLBACK after the failed statement, say).
+  /^Client has encountered a connection error and is not queryable/i,
+  /^Client was closed and is not queryable/i,
+];
+
+function isDriverAdapterError(error: unknown): error is { cause: AdapterCause } {
+  return error instanceof Error && error.name === "DriverAdapterError" && typeof (error as { cause?: unknown }).cause === "object";
+}
+
+function isUnavailableCause(cause: AdapterCause | undefined): boolean {
+  if (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) return true;
+  const sqlState = cause?.originalCode;
+  const originalMessage = (cause as { originalMessage?: unknown } | undefined)?.originalMessage;
+  if (typeof originalMessage === "string" && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(originalMessage))) return true;
+  // A FATAL error ends the connection: the database refused or dropped it.
+  if (cause?.severity === "FATAL") return true;
+  return typeof sqlState === "string" && UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => sqlState.startsWith(prefix));
+}
 
 interface AdapterCause {
   readonly kind?: unknown;
@@ -25,17 +46,12 @@ interface AdapterCause {
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (error instanceof Prisma.PrismaClientInitializationError) return true;
+  // Prisma's transaction manager passes the adapter's error through unwrapped when COMMIT (or ROLLBACK) fails.
+  if (isDriverAdapterError(error)) return isUnavailableCause(error.cause);
   if (error instanceof Prisma.PrismaClientKnownRequestError || error instanceof Prisma.PrismaClientUnknownRequestError) {
     if ("code" in error && typeof error.code === "string" && UNAVAILABLE_PRISMA_CODES.has(error.code)) return true;
     const meta = "meta" in error ? (error.meta as { driverAdapterError?: { cause?: AdapterCause } } | undefined) : undefined;
-    const cause = meta?.driverAdapterError?.cause;
-    if (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) return true;
-    const sqlState = cause?.originalCode;
-    const originalMessage = (cause as { originalMessage?: unknown } | undefined)?.originalMessage;
-    if (typeof originalMessage === "string" && PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(originalMessage))) return true;
-    // A FATAL error ends the connection: the database refused or dropped it.
-    if (cause?.severity === "FATAL") return true;
-    return typeof sqlState === "string" && UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => sqlState.startsWith(prefix));
+    return isUnavailableCause(meta?.driverAdapterError?.cause);
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && UNAVAILABLE_SOCKET_CODES.has(code)) return true;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DriverAdapterError } from "@prisma/driver-adapter-utils";
 import { Prisma } from "../../src/generated/prisma/client.js";
 import { isDatabaseUnavailable } from "../../src/store/database-errors.js";
 
@@ -17,6 +18,10 @@ describe("isDatabaseUnavailable", () => {
     ["a closed connection", adapterError({ kind: "ConnectionClosed" })],
     ["no pooled connection in time (P2024)", new Prisma.PrismaClientKnownRequestError("Timed out", { code: "P2024", clientVersion: "7" })],
     ["a refused socket", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })],
+    // pg: a query (Prisma's ROLLBACK after the failed statement) on a pooled client whose connection already failed.
+    ["a client whose connection failed", new Error("Client has encountered a connection error and is not queryable")],
+    // @prisma/adapter-pg: COMMIT on a closed socket, passed through unwrapped by Prisma's transaction manager.
+    ["an unwrapped adapter error on a closed connection", new DriverAdapterError({ kind: "ConnectionClosed" })],
   ])("is true for %s", (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
@@ -25,6 +30,7 @@ describe("isDatabaseUnavailable", () => {
     ["a syntax error in our SQL (42601)", adapterError({ originalCode: "42601", severity: "ERROR", kind: "postgres" })],
     ["a unique violation (23505)", adapterError({ originalCode: "23505", severity: "ERROR", kind: "postgres" })],
     ["a deadlock (40P01), which is retried, not an outage", adapterError({ originalCode: "40P01", kind: "TransactionWriteConflict" })],
+    ["an unwrapped adapter error of a unique violation", new DriverAdapterError({ kind: "postgres", code: "23505", severity: "ERROR", message: "duplicate key", detail: undefined, column: undefined, hint: undefined, originalCode: "23505", originalMessage: "duplicate key" })],
     ["a plain bug", new TypeError("undefined is not a function")],
     ["a non-error", "oops"],
   ])("is false for %s", (_name, error) => {

@@ -63,6 +63,16 @@ describe("AccessTokens", () => {
     expect(await ours.verify("a.b.c")).toEqual({ ok: false, reason: "invalid" });
   });
 
+  it("refuses a token under our own key whose sub or sid is not a UUID (it must not reach a uuid column)", async () => {
+    const tokens = new AccessTokens({ ...settings, keys: keySet(ed25519KeySetText("ed-1")) });
+    const { token: good } = await tokens.sign(claims());
+    expect(await tokens.verify(good)).toMatchObject({ ok: true });
+    for (const broken of [{ ...claims(), userId: "not-a-uuid" }, { ...claims(), sessionId: "1" }]) {
+      const { token } = await tokens.sign(broken);
+      expect(await tokens.verify(token)).toEqual({ ok: false, reason: "invalid" });
+    }
+  });
+
   it("verifies with every listed key and signs with the first", async () => {
     const oldKey = generateSigningKeySetText();
     const newKey = ed25519KeySetText("new");
