@@ -74,9 +74,12 @@ export interface LoginServiceDependencies {
  * tokens.
  */
 export class LoginService {
-  /** Aborted when the gateway stops: provider calls still running after the grace give up, and give back their claims. */
-  private readonly stopping = new AbortController();
-  private readonly running = new Set<Promise<LoginOutcome>>();
+  /**
+   * Each running login with its budget: aborted after LOGIN_TIMEOUT_MS, or when the gateway stops (provider calls
+   * still running after the grace give up, and give back their claims). One controller per login, not
+   * `AbortSignal.any` with a process-wide signal, which leaks every login's signal on Node 20 (nodejs/node#55351).
+   */
+  private readonly running = new Map<Promise<LoginOutcome>, AbortController>();
 
   constructor(private readonly deps: LoginServiceDependencies) {}
 
@@ -86,8 +89,8 @@ export class LoginService {
    * kept tokens at once instead of waiting out their lease. Resolves when they settled.
    */
   async abandonRunning(): Promise<void> {
-    this.stopping.abort(new Error("the gateway is stopping"));
-    await Promise.allSettled(this.running);
+    for (const budget of this.running.values()) budget.abort(new DOMException("The gateway is stopping.", "AbortError"));
+    await Promise.allSettled(this.running.keys());
   }
 
   /** Ids of the code-flow providers this deployment can log in with. */
@@ -119,7 +122,7 @@ export class LoginService {
   }
 
   verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput, client: ClientInfo): Promise<LoginOutcome> {
-    return this.observed(providerId, client, async () => {
+    return this.observed(providerId, client, async (deadline) => {
       const provider = this.deps.providers.get(providerId);
       if (!provider) return this.notConfigured(providerId);
       const grant = validateCodeGrant(input, provider.grantRules);
@@ -130,7 +133,7 @@ export class LoginService {
         if (stateProblem) return { kind: "InvalidInput", field: "state", problem: stateProblem };
       }
 
-      const result = await this.deps.exchanges.exchange(provider, grant.value, input.state, this.deadline());
+      const result = await this.deps.exchanges.exchange(provider, grant.value, input.state, deadline);
       switch (result.kind) {
         case "InvalidState":
           return { kind: "InvalidState" };
@@ -156,13 +159,13 @@ export class LoginService {
 
   /** Truecaller users without the app: the SDK's access token names the number Truecaller verified by call or OTP. */
   verifyTruecallerAccessToken(input: TruecallerAccessTokenInput, client: ClientInfo): Promise<LoginOutcome> {
-    return this.observed("truecaller_otp", client, async () => {
+    return this.observed("truecaller_otp", client, async (deadline) => {
       const truecaller = this.deps.truecaller;
       if (!truecaller) return this.notConfigured("truecaller_otp");
       const valid = validateTruecallerAccessToken(input);
       if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
 
-      const number = await truecaller.numbers.verifiedNumber(valid.value.accessToken, this.deadline());
+      const number = await truecaller.numbers.verifiedNumber(valid.value.accessToken, deadline);
       if (!number.ok) return this.refused("truecaller_otp", number.failure);
       return this.complete(
         "truecaller_otp",
@@ -186,13 +189,13 @@ export class LoginService {
 
   /** A Truecaller-signed profile (SDK 2.x / iOS), accepted once while recent. */
   verifyTruecallerSignedProfile(input: SignedProfileInput, client: ClientInfo): Promise<LoginOutcome> {
-    return this.observed("truecaller_signed_profile", client, async () => {
+    return this.observed("truecaller_signed_profile", client, async (deadline) => {
       const truecaller = this.deps.truecaller;
       if (!truecaller?.signedProfiles) return this.notConfigured("truecaller_signed_profile");
       const valid = validateSignedProfileInput(input);
       if (!valid.ok) return { kind: "InvalidInput", field: valid.field, problem: valid.problem };
 
-      const verified = await truecaller.signedProfiles.verify(valid.value, this.deadline());
+      const verified = await truecaller.signedProfiles.verify(valid.value, deadline);
       if (!verified.ok) return this.refused("truecaller_signed_profile", verified.failure);
       const { digest, profile } = verified.value;
       if (!(await truecaller.usedPayloads.claim(digest, truecaller.payloadLifetimeMs))) {
@@ -226,11 +229,16 @@ export class LoginService {
     }
   }
 
-  /** Runs one attempt, kept among the running ones until it settles (see {@link abandonRunning}). */
-  private observed(provider: IdentityProviderId, client: ClientInfo, attempt: () => Promise<LoginOutcome>): Promise<LoginOutcome> {
-    const running = this.observedAttempt(provider, client, attempt);
-    this.running.add(running);
-    const settled = () => this.running.delete(running);
+  /** Runs one attempt within its budget (`deadline`), kept among the running ones until it settles (see {@link abandonRunning}). */
+  private observed(provider: IdentityProviderId, client: ClientInfo, attempt: (deadline: AbortSignal) => Promise<LoginOutcome>): Promise<LoginOutcome> {
+    const budget = new AbortController();
+    const timer = setTimeout(() => budget.abort(new DOMException("The login took longer than LOGIN_TIMEOUT_MS.", "TimeoutError")), this.deps.loginTimeoutMs);
+    const running = this.observedAttempt(provider, client, () => attempt(budget.signal));
+    this.running.set(running, budget);
+    const settled = () => {
+      clearTimeout(timer);
+      this.running.delete(running);
+    };
     running.then(settled, settled);
     return running;
   }
@@ -259,11 +267,6 @@ export class LoginService {
     }
     await this.deps.audit.record(provider, outcome, client);
     return outcome;
-  }
-
-  /** The budget of one login's provider calls, cut short when the gateway stops. */
-  private deadline(): AbortSignal {
-    return AbortSignal.any([AbortSignal.timeout(this.deps.loginTimeoutMs), this.stopping.signal]);
   }
 
   private notConfigured(provider: IdentityProviderId): LoginOutcome {
