@@ -47,8 +47,6 @@ export const REDACTED_PATHS = [
   "req.headers.cookie",
 ];
 
-const OUTSIDE_REQUESTS = {};
-
 /**
  * Structured JSON logger with secret paths censored, and the request's id on
  * every line written while handling one; `destination` lets tests capture lines.
@@ -59,9 +57,10 @@ export function createLogger(options: { level: string; destination?: Destination
       level: options.level,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       base: { service: "phonegate" },
+      // A new object per line: pino merges the line's own fields into what the mixin returns.
       mixin: () => {
         const requestId = currentRequestId();
-        return requestId === undefined ? OUTSIDE_REQUESTS : { requestId };
+        return requestId === undefined ? {} : { requestId };
       },
     },
     options.destination,
