@@ -3,6 +3,7 @@ import type { DatabaseSettings } from "./store/database.js";
 import { parseSigningKeys, type SigningKeySet } from "./auth/signing-keys.js";
 import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from "./graphql/armor.js";
 import type { RateLimitSettings } from "./store/rate-limits.js";
+import type { TracingSettings } from "./telemetry/tracing.js";
 import { parseKeyring, type EncryptionKey } from "./store/token-cipher.js";
 
 /** Truecaller's production OAuth host outside the EU (Truecaller docs, "Fetching User Token"). */
@@ -118,6 +119,9 @@ const environmentSchema = z
     LOGIN_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(12_000),
     // Under Kubernetes' default 30 s termination grace, and past a whole login (12 s) with its database write.
     SHUTDOWN_GRACE_MS: integer(0, MAX_SHUTDOWN_GRACE_MS).default(15_000),
+    // OpenTelemetry's own names, so a deployment's usual settings apply.
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+    OTEL_SERVICE_NAME: z.string().min(1, { error: "must not be empty" }).default("phonegate"),
   })
   .superRefine((env, context) => {
     if (env.LOGIN_TIMEOUT_MS < env.PROVIDER_TIMEOUT_MS) {
@@ -208,6 +212,8 @@ export interface Config {
   readonly loginTimeoutMs: number;
   /** On SIGTERM, how long in-flight requests may take before their connections are closed. */
   readonly shutdownGraceMs: number;
+  /** Spans are exported over OTLP/HTTP when set; off otherwise. */
+  readonly tracing: TracingSettings | undefined;
 }
 
 export interface LoginSettings {
@@ -356,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     loginTimeoutMs: e.LOGIN_TIMEOUT_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
   };
 }
 

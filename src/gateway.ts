@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
+import { trace, type Tracer } from "@opentelemetry/api";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
@@ -22,6 +23,7 @@ import { createContextFactory, type GatewayContext } from "./graphql/context.js"
 import { operationLimits } from "./graphql/armor.js";
 import { createErrorFormatter, MASKED_ERROR_MESSAGE } from "./graphql/format-error.js";
 import { LoginResolver } from "./graphql/login.resolver.js";
+import { operationSpanNames, operationSpans } from "./graphql/operation-span.js";
 import { ProfileResolver } from "./graphql/profile.resolver.js";
 import { UserResolver } from "./graphql/user.resolver.js";
 import { requestScopes } from "./graphql/request-scope.js";
@@ -29,6 +31,8 @@ import { buildGatewaySchema } from "./graphql/schema.js";
 import { SessionResolver } from "./graphql/session.resolver.js";
 import { errorSummary, type Logger } from "./logger.js";
 import { runPeriodically } from "./periodic.js";
+import { GatewayTelemetry, type Telemetry } from "./telemetry/telemetry.js";
+import { startTracing } from "./telemetry/tracing.js";
 import { currentRequestId } from "./request-context.js";
 import { numberVerificationWithCircuitBreaker, withCircuitBreaker } from "./providers/circuit-breaker.js";
 import { createOidcProvider } from "./providers/oidc/oidc.js";
@@ -83,11 +87,16 @@ export interface GatewayOptions {
  */
 export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
-  const { database, appliedMigrations } = await openDatabase(config.database);
+  const tracing = config.tracing ? startTracing(config.tracing) : undefined;
+  const telemetry = new GatewayTelemetry(tracing?.tracer);
+  const { database, appliedMigrations } = await openDatabase(config.database, telemetry).catch(async (error: unknown) => {
+    await tracing?.shutdown();
+    throw error;
+  });
   logger.info({ database: database.kind, appliedMigrations }, "database ready");
   let cache: TtlCache | undefined;
   try {
-    const redis = config.cache.kind === "redis" ? await connectRedis(config.cache.url, config.cache.keyPrefix, logger) : undefined;
+    const redis = config.cache.kind === "redis" ? await connectRedis(config.cache.url, config.cache.keyPrefix, logger, telemetry) : undefined;
     cache = redis ? createRedisCache(redis) : createMemoryCache();
     if (database.kind === "embedded" || cache.kind === "memory") {
       logger.warn(
@@ -96,22 +105,24 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       );
     }
 
-    const providers = configuredProviders(config, options, logger);
+    const providers = configuredProviders(config, options, logger, telemetry);
     if (config.production && config.routerSecret === undefined) {
       logger.warn("ROUTER_SECRET is not set: _entities reads users by id for anyone who can reach this gateway");
     }
     const encryptionKeyring = await encryptionKeys(config);
     const cipher = new TokenCipher(encryptionKeyring);
     const users = new UserRepository(database.prisma, cipher, config.numberRecycledAfterDays);
-    const providerTokens = new ProviderTokenCache(cache, cipher);
+    const providerTokens = new ProviderTokenCache(cache, cipher, telemetry);
     const accessTokens = new AccessTokens({
       keys: await signingKeys(config),
       issuer: config.sessions.issuer,
       audience: config.sessions.audience,
       ttlSeconds: config.sessions.accessTokenTtlSeconds,
     });
+    const sessionRepository = new SessionRepository(database.prisma);
+    telemetry.countActiveSessionsWith(() => sessionRepository.countActive());
     const sessions = new SessionService({
-      sessions: new SessionRepository(database.prisma),
+      sessions: sessionRepository,
       accessTokens,
       successors: new RefreshTokenSuccession(encryptionKeyring),
       logger,
@@ -129,6 +140,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
         replays: new LoginReplays(cache, cipher, new KeyedHash(encryptionKeyring, "login replay")),
         challenges,
         logger,
+        telemetry,
         replayTtlMs: config.logins.replayTtlSeconds * 1000,
         loginTimeoutMs: config.loginTimeoutMs,
         requireLoginState: config.logins.requireState,
@@ -136,12 +148,13 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       challenges,
       requireLoginState: config.logins.requireState,
       audit,
-      limits: new LoginLimits(new LoginRateLimits(config.rateLimits, redis), clientHash),
-      truecaller: truecallerAppLessPaths(config, options, logger, cache),
+      limits: new LoginLimits(new LoginRateLimits(config.rateLimits, redis, telemetry), clientHash),
+      truecaller: truecallerAppLessPaths(config, options, logger, telemetry, cache),
       users,
       providerTokens,
       sessions,
       logger,
+      telemetry,
       loginTimeoutMs: config.loginTimeoutMs,
     });
     const profiles = new ProfileService({ providers, users, providerTokens, logger, timeoutMs: config.loginTimeoutMs });
@@ -158,6 +171,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       accessTokens,
       database,
       cache,
+      telemetry,
+      tracer: tracing?.tracer ?? trace.getTracer("phonegate"),
     });
     const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, config.sessions.pruneIntervalSeconds * 1000, async () => {
       await sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed"));
@@ -176,23 +191,23 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
         // rows of the answers may still be on their way to the database.
         await logins.abandonRunning();
         await audit.settled();
-        await Promise.allSettled([database.close(), openCache.close()]);
+        await Promise.allSettled([database.close(), openCache.close(), tracing?.shutdown()]);
       },
     };
   } catch (error) {
-    await Promise.allSettled([database.close(), cache?.close()]);
+    await Promise.allSettled([database.close(), cache?.close(), tracing?.shutdown()]);
     throw error;
   }
 }
 
-/** What every provider module is built with: its HTTP timeouts, the test's fetch, the log. */
-function providerCommons(config: Config, options: GatewayOptions, logger: Logger) {
-  return { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), logger, documentTimeoutMs: config.loginTimeoutMs };
+/** What every provider module is built with: its HTTP timeouts, the test's fetch, the log, the telemetry. */
+function providerCommons(config: Config, options: GatewayOptions, logger: Logger, telemetry: Telemetry) {
+  return { timeoutMs: config.providerTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), logger, telemetry, documentTimeoutMs: config.loginTimeoutMs };
 }
 
 /** The code-flow providers whose settings are present, by id, each behind its own circuit breaker. */
-function configuredProviders(config: Config, options: GatewayOptions, logger: Logger): Map<ProviderId, PhoneLoginProvider> {
-  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
+function configuredProviders(config: Config, options: GatewayOptions, logger: Logger, telemetry: Telemetry): Map<ProviderId, PhoneLoginProvider> {
+  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger, telemetry);
   const providers: PhoneLoginProvider[] = [];
   if (config.truecaller) providers.push(createTruecallerProvider({ ...common, clientId: config.truecaller.clientId, baseUrl: config.truecaller.baseUrl }));
   if (config.wgtwo) providers.push(createWgtwoProvider({ ...common, ...config.wgtwo }));
@@ -203,10 +218,16 @@ function configuredProviders(config: Config, options: GatewayOptions, logger: Lo
 }
 
 /** Truecaller's drop-call/OTP path wherever Truecaller is configured, and signed profiles where also switched on. */
-function truecallerAppLessPaths(config: Config, options: GatewayOptions, logger: Logger, cache: TtlCache): TruecallerAppLessPaths | undefined {
+function truecallerAppLessPaths(
+  config: Config,
+  options: GatewayOptions,
+  logger: Logger,
+  telemetry: Telemetry,
+  cache: TtlCache,
+): TruecallerAppLessPaths | undefined {
   const { truecaller } = config;
   if (!truecaller) return undefined;
-  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger);
+  const { documentTimeoutMs, ...common } = providerCommons(config, options, logger, telemetry);
   return {
     numbers: numberVerificationWithCircuitBreaker(
       createTruecallerNumberVerification({ ...common, clientId: truecaller.clientId, baseUrl: truecaller.verificationBaseUrl }),
@@ -251,12 +272,14 @@ interface Served {
   readonly accessTokens: AccessTokens;
   readonly database: Database;
   readonly cache: TtlCache;
+  readonly telemetry: GatewayTelemetry;
+  readonly tracer: Tracer;
 }
 
 async function serve(
   config: Config,
   logger: Logger,
-  { schema, context, accessTokens, database, cache }: Served,
+  { schema, context, accessTokens, database, cache, telemetry, tracer }: Served,
 ): Promise<{ server: Server; stop(): Promise<void> }> {
   const app = express();
   app.disable("x-powered-by");
@@ -286,6 +309,7 @@ async function serve(
     // Decided by our config, not Apollo's reading of NODE_ENV.
     includeStacktraceInErrorResponses: !config.production,
     plugins: [
+      operationSpanNames(),
       // On stop: no new connections, idle ones closed, in-flight requests given SHUTDOWN_GRACE_MS (a login cut off
       // after its exchange is not lost: its retry, on any instance, resumes from the tokens kept in Redis).
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.shutdownGraceMs }),
@@ -319,7 +343,11 @@ async function serve(
   app.get("/.well-known/openid-configuration", (_request, response) => {
     response.set("cache-control", `public, max-age=${JWKS_MAX_AGE_S}`).json(discovery);
   });
-  app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
+  // Prometheus' text format; keep it off the public ingress (see README, Operating).
+  app.get("/metrics", async (_request, response) => {
+    response.set("content-type", telemetry.registry.contentType).send(await telemetry.registry.metrics());
+  });
+  app.use("/graphql", operationSpans(tracer), express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
   app.use(requestErrorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { errorSummary, type Logger } from "../logger.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { AuthorizationCodeGrant, PhoneLoginProvider, ProviderFailure, ProviderTokens } from "../providers/provider.js";
 import type { LoginChallenges, UsedChallenge } from "../store/login-challenges.js";
 import type { LoginReplays, VerifiedExchange } from "../store/login-replays.js";
@@ -13,6 +14,7 @@ export interface IdempotentExchangeDependencies {
   readonly replays: LoginReplays;
   readonly challenges: LoginChallenges;
   readonly logger: Logger;
+  readonly telemetry: Telemetry;
   /** How long a verified exchange answers retries of its request. */
   readonly replayTtlMs: number;
   /** The login's whole budget: a claim lasts this long plus a margin. */
@@ -55,6 +57,7 @@ export class IdempotentExchange {
     const key = replays.key(provider.id, grant.code);
     const binding = replays.binding(grant.codeVerifier, grant.redirectUri, grant.nonce, state);
     const start = await this.claimOrWait(provider, key, binding, deadline);
+    this.deps.telemetry.cacheLookup("login_replay", start.kind === "Answered" || start.kind === "Resume");
     if (start.kind === "Answered") return start.result;
     const recorded = start.kind !== "Unrecorded";
     const forget = () => (recorded ? replays.release(key).catch(() => {}) : Promise.resolve());

@@ -1,4 +1,5 @@
 import { errorSummary, type Logger } from "../logger.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { IdentityProviderId, PhoneLoginProvider, ProviderFailure, ProviderId, ProviderProfile } from "../providers/provider.js";
 import type { TruecallerNumberVerification } from "../providers/truecaller/phone-number-detail.js";
 import type { SignedProfileInput, TruecallerSignedProfiles } from "../providers/truecaller/signed-profile.js";
@@ -9,7 +10,7 @@ import type { UsedPayloads } from "../store/used-payloads.js";
 import type { UserRepository } from "../store/user.repository.js";
 import { UnreachableCaseError } from "../unreachable.js";
 import type { IdempotentExchange } from "./idempotent-exchange.js";
-import type { ClientInfo, LoginAudit } from "./login-audit.js";
+import { outcomeCode, type ClientInfo, type LoginAudit } from "./login-audit.js";
 import type { LoginLimits } from "./login-limits.js";
 import {
   MAX_STATE_LENGTH,
@@ -62,6 +63,7 @@ export interface LoginServiceDependencies {
   readonly providerTokens: ProviderTokenCache;
   readonly sessions: SessionService;
   readonly logger: Logger;
+  readonly telemetry: Telemetry;
   /** Budget for all provider calls of one login, retries included. */
   readonly loginTimeoutMs: number;
 }
@@ -259,6 +261,7 @@ export class LoginService {
           return { kind: "ServiceUnavailable", retryAfterSeconds: DATABASE_RETRY_AFTER_S };
         });
     await this.deps.limits.observe(client, outcome);
+    this.deps.telemetry.login(provider, outcomeCode(outcome.kind));
     const log = { provider, outcome: outcome.kind, durationMs: Math.round(performance.now() - started) };
     if (outcome.kind === "LoginSucceeded") {
       this.deps.logger.info({ ...log, userId: outcome.user.id, isNewUser: outcome.isNewUser }, "login succeeded");

@@ -1,4 +1,5 @@
 import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance, type Options } from "ky";
+import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
 
 /** A provider's answer, read whole: status, headers and the body as text. */
 export interface ProviderResponse {
@@ -45,7 +46,23 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Longest wait passed on to clients; a later HTTP-date is a provider's mistake, not a plan. */
 const MAX_REPORTED_RETRY_AFTER_SECONDS = 86_400;
 
-export type ProviderHttp = KyInstance;
+/** HTTP to one provider: the client, and what its calls are reported as. */
+export interface ProviderHttp {
+  readonly client: KyInstance;
+  /** The plain fetch under the client, for libraries that fetch for themselves (jose's JWKS reads). */
+  readonly fetch: typeof fetch;
+  /** The provider's id in metrics and spans. */
+  readonly provider: string;
+  readonly telemetry: Telemetry;
+}
+
+export interface ProviderHttpOptions {
+  readonly provider: string;
+  readonly baseUrl?: string;
+  readonly timeoutMs: number;
+  readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
+}
 
 /**
  * HTTP to one provider, keep-alive from undici's global agent. Each attempt
@@ -53,9 +70,9 @@ export type ProviderHttp = KyInstance;
  * headers, so it is off and the attempt's fetch carries the timer instead (its
  * body stream aborts with it).
  */
-export function createProviderHttp(options: { baseUrl?: string; timeoutMs: number; fetch?: typeof fetch }): ProviderHttp {
+export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
   const send = options.fetch ?? fetch;
-  return ky.create({
+  const client = ky.create({
     // Without a base URL every request names its absolute URL (endpoints found by discovery).
     ...(options.baseUrl === undefined ? {} : { prefix: options.baseUrl }),
     timeout: false,
@@ -65,6 +82,7 @@ export function createProviderHttp(options: { baseUrl?: string; timeoutMs: numbe
     },
     headers: { accept: "application/json" },
   });
+  return { client, fetch: send, provider: options.provider, telemetry: options.telemetry ?? UNOBSERVED };
 }
 
 /**
@@ -74,15 +92,25 @@ export function createProviderHttp(options: { baseUrl?: string; timeoutMs: numbe
  * reads the answer whole within the per-attempt timeout. Never throws for
  * provider behaviour; only programming errors escape.
  */
-export async function sendWithRetry(
+export function sendWithRetry(
   http: ProviderHttp,
+  endpoint: string,
   path: string,
   options: Options & { method: "get" | "post"; signal: AbortSignal },
   rule: RetryRule,
 ): Promise<HttpOutcome> {
+  return http.telemetry.providerCall({ provider: http.provider, endpoint }, () => send(http.client, path, options, rule), outcomeLabel);
+}
+
+/** A call's outcome as metrics count it: the HTTP status, or why there was none. */
+function outcomeLabel(outcome: HttpOutcome): string {
+  return outcome.kind === "response" ? String(outcome.response.status) : outcome.kind === "timeout" ? "timeout" : "network";
+}
+
+async function send(client: KyInstance, path: string, options: Options & { method: "get" | "post"; signal: AbortSignal }, rule: RetryRule): Promise<HttpOutcome> {
   let response: Response;
   try {
-    response = await http(path, {
+    response = await client(path, {
       ...options,
       // Only retryable statuses become errors; every other answer goes to the parser as is.
       throwHttpErrors: (status) => rule.statuses.includes(status),

@@ -5,6 +5,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
 import { applyMigrations } from "./migrations.js";
 
 /** A pool waiting longer than this for a connection reports the database as down. */
@@ -49,7 +50,10 @@ export interface Database {
  * before anything queries it, so a fresh machine needs no separate migrate step.
  * Returns the applied migrations' names for the start-up log.
  */
-export async function openDatabase(settings: DatabaseSettings): Promise<{ database: Database; appliedMigrations: string[] }> {
+export async function openDatabase(
+  settings: DatabaseSettings,
+  telemetry: Telemetry = UNOBSERVED,
+): Promise<{ database: Database; appliedMigrations: string[] }> {
   if (settings.kind === "postgres") {
     const { applied } = await applyMigrations({ kind: "postgres", url: settings.url });
     const pool = new pg.Pool({
@@ -62,8 +66,10 @@ export async function openDatabase(settings: DatabaseSettings): Promise<{ databa
       // Awaited before the pool hands the connection out; a failure fails that checkout.
       onConnect: async (client) => {
         await client.query(APPLY_SESSION_SETTINGS);
+        observeQueries(client, telemetry);
       },
     });
+    observeQueries(pool, telemetry);
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
     await requireSessionSettings(prisma).catch(async (error: unknown) => {
       await prisma.$disconnect();
@@ -119,5 +125,22 @@ function databaseHandle(
       await prisma.$disconnect();
       await closeDriver();
     },
+  };
+}
+
+/**
+ * Routes the promise form of `query` — what Prisma's adapter sends, on the pool
+ * and on the clients it checks out for transactions — through telemetry, one
+ * span and one timing per round trip. The callback form (the pool's own call
+ * on a client) passes untouched, so nothing is counted twice.
+ */
+function observeQueries(queryable: pg.Pool | pg.ClientBase, telemetry: Telemetry): void {
+  const query = queryable.query.bind(queryable) as (...args: unknown[]) => unknown;
+  (queryable as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [first] = args;
+    const config = typeof first === "object" && first !== null ? (first as { text?: unknown; submit?: unknown; callback?: unknown }) : undefined;
+    const text = typeof first === "string" ? first : config?.text;
+    const promised = typeof args.at(-1) !== "function" && typeof config?.submit !== "function" && typeof config?.callback !== "function";
+    return typeof text === "string" && promised ? telemetry.databaseQuery(text, () => query(...args) as Promise<unknown>) : query(...args);
   };
 }

@@ -1,4 +1,5 @@
 import type { ProviderId, ProviderToken } from "../providers/provider.js";
+import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
 import type { TokenCipher } from "./token-cipher.js";
 import type { TtlCache } from "./ttl-cache.js";
 
@@ -11,6 +12,7 @@ export class ProviderTokenCache {
   constructor(
     private readonly cache: TtlCache,
     private readonly cipher: TokenCipher,
+    private readonly telemetry: Telemetry = UNOBSERVED,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -28,6 +30,7 @@ export class ProviderTokenCache {
     const key = providerTokenKey(provider, userId);
     const sealed = await this.cache.get(key);
     const opened = sealed === undefined ? undefined : this.cipher.open(sealed, key);
+    this.telemetry.cacheLookup("provider_token", opened !== undefined);
     if (opened === undefined) return undefined;
     const entry = JSON.parse(opened) as CachedToken;
     return { accessToken: entry.accessToken, tokenType: entry.tokenType, expiresAt: new Date(entry.expiresAt) };

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
 
 /** A budget: `points` per `windowSeconds`; 0 points means no limit. */
 export interface RateBudget {
@@ -33,7 +34,11 @@ export class LoginRateLimits {
   private readonly perNumber: RateLimiterAbstract | undefined;
   private readonly failures: RateLimiterAbstract | undefined;
 
-  constructor(settings: RateLimitSettings, redis: Redis | undefined) {
+  constructor(
+    settings: RateLimitSettings,
+    redis: Redis | undefined,
+    private readonly telemetry: Telemetry = UNOBSERVED,
+  ) {
     this.perClient = limiter("login-rate-client", settings.perClient, redis);
     // Each startLogin stores a state in Redis: bounded per client like verifications, but not from their budget.
     this.challengesPerClient = limiter("login-rate-challenge", settings.perClient, redis);
@@ -48,14 +53,14 @@ export class LoginRateLimits {
    * back when it did not fail.
    */
   async admitClient(clientKey: string): Promise<RateDecision> {
-    const failures = await consume(this.failures, clientKey);
+    const failures = await this.consume(this.failures, clientKey, "client_failures");
     if (!failures.allowed) return failures;
-    return consume(this.perClient, clientKey);
+    return this.consume(this.perClient, clientKey, "client");
   }
 
   /** Counts a startLogin from a client: refused while it is over its budget. */
   admitChallenge(clientKey: string): Promise<RateDecision> {
-    return consume(this.challengesPerClient, clientKey);
+    return this.consume(this.challengesPerClient, clientKey, "challenge");
   }
 
   /** Settles the failure an admitted attempt reserved: kept when it failed, given back otherwise. */
@@ -67,11 +72,26 @@ export class LoginRateLimits {
   async checkNumber(numberKey: string): Promise<RateDecision> {
     if (!this.perNumber) return ALLOWED;
     const used = await this.perNumber.get(numberKey).catch(() => null);
-    return used && used.consumedPoints >= this.perNumber.points ? refused(used) : ALLOWED;
+    if (!used || used.consumedPoints < this.perNumber.points) return ALLOWED;
+    this.telemetry.rateLimited("number");
+    return refused(used);
   }
 
   async countNumberLogin(numberKey: string): Promise<void> {
     await this.perNumber?.consume(numberKey).catch(() => {});
+  }
+
+  private async consume(limiter: RateLimiterAbstract | undefined, key: string, limit: "client" | "client_failures" | "challenge"): Promise<RateDecision> {
+    if (!limiter) return ALLOWED;
+    try {
+      await limiter.consume(key);
+      return ALLOWED;
+    } catch (rejection) {
+      // A store error with the insurance limiter failing too: let the login through rather than lose it.
+      if (!(rejection instanceof RateLimiterRes)) return ALLOWED;
+      this.telemetry.rateLimited(limit);
+      return refused(rejection);
+    }
   }
 }
 
@@ -81,17 +101,6 @@ function limiter(keyPrefix: string, budget: RateBudget, redis: Redis | undefined
   const memory = new RateLimiterMemory(options);
   // Not waiting for a Redis that is away: its insurance limiter answers at once.
   return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
-}
-
-async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<RateDecision> {
-  if (!limiter) return ALLOWED;
-  try {
-    await limiter.consume(key);
-    return ALLOWED;
-  } catch (rejection) {
-    // A store error with the insurance limiter failing too: let the login through rather than lose it.
-    return rejection instanceof RateLimiterRes ? refused(rejection) : ALLOWED;
-  }
 }
 
 function refused(result: RateLimiterRes): RateDecision {

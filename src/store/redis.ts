@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { errorSummary, type Logger } from "../logger.js";
+import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
 
 /** Bounds on every Redis failure: with ioredis defaults a dead server stalls a command for ~73 s. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -11,7 +12,7 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
  * and which reconnects by itself when it returns. Keys get `keyPrefix`.
  * Rejects when the first connection cannot be made.
  */
-export async function connectRedis(url: string, keyPrefix: string, logger: Logger): Promise<Redis> {
+export async function connectRedis(url: string, keyPrefix: string, logger: Logger, telemetry: Telemetry = UNOBSERVED): Promise<Redis> {
   const redis = new Redis(url, {
     keyPrefix,
     lazyConnect: true,
@@ -32,6 +33,13 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
     reachable = true;
     logger.info("redis reachable again");
   });
+  // Every command (the cache's, the rate limiter's, ioredis' own) in a span, timed. ioredis' callers wait for
+  // `command.promise`, not for what sendCommand returns, so that is observed on the side and returned unchanged.
+  const sendCommand = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    telemetry.redisCommand(command.name, () => command.promise).catch(() => {});
+    return sendCommand(command, stream);
+  };
   try {
     await redis.connect();
   } catch (error) {

@@ -157,6 +157,16 @@ export class SessionRepository {
           WHERE user_id = ${scope.userId}::uuid AND revoked_at IS NULL`;
   }
 
+  /** Sessions a client can still use: not revoked, with an unrotated refresh token that has not expired. */
+  async countActive(): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<Array<{ count: number }>>`
+      SELECT count(*)::int AS count FROM sessions s
+      WHERE s.revoked_at IS NULL AND EXISTS (
+        SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id AND t.rotated_at IS NULL AND t.expires_at > statement_timestamp()
+      )`;
+    return row?.count ?? 0;
+  }
+
   /**
    * Deletes what can no longer be used: refresh tokens past their expiry or of
    * revoked sessions, sessions without any refresh token left (their access

@@ -48,6 +48,7 @@ describe("loadConfig", () => {
       providerTimeoutMs: 5000,
       loginTimeoutMs: 12000,
       shutdownGraceMs: 15000,
+      tracing: undefined,
       numberRecycledAfterDays: 90,
       logins: { replayTtlSeconds: 600, stateTtlSeconds: 600, requireState: false, eventRetentionDays: 90 },
       trustProxy: false,
@@ -104,6 +105,12 @@ describe("loadConfig", () => {
 
   it.each(["0x50", "1e3", "80.5", "-1", "70000"])("rejects PORT=%s", (port) => {
     expect(messageOf({ PORT: port })).toMatch(/^Invalid configuration: PORT /);
+  });
+
+  it("exports spans to OTEL_EXPORTER_OTLP_ENDPOINT as OTEL_SERVICE_NAME, and refuses an endpoint that is no http(s) URL", () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }).tracing).toEqual({ endpoint: "http://collector:4318", serviceName: "phonegate" });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://otel.example", OTEL_SERVICE_NAME: "login" }).tracing).toEqual({ endpoint: "https://otel.example", serviceName: "login" });
+    expect(messageOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toMatch(/^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT /);
   });
 
   it.each(["-1", "300001", "15s"])("rejects SHUTDOWN_GRACE_MS=%s, naming it", (grace) => {

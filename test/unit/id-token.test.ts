@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { exportJWK, SignJWT, type JWK, type JWTPayload } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { acceptableIdTokenAlgorithms, createIdTokenVerifier, MAX_ID_TOKEN_AGE_S, type IdTokenVerifier } from "../../src/providers/openid/id-token.js";
+import { createProviderHttp } from "../../src/providers/http.js";
 
 const ISSUER = "https://tenant.example.com/";
 const CLIENT_ID = "our-client";
@@ -49,7 +50,7 @@ function verifierFor(server: ReturnType<typeof jwksServer>, algorithms?: readonl
     clientId: CLIENT_ID,
     jwksUri: JWKS_URI,
     timeoutMs: 1_000,
-    fetch: server.fetch,
+    http: createProviderHttp({ provider: "test", timeoutMs: 1_000, fetch: server.fetch }),
     now: () => NOW,
     ...(algorithms ? { algorithms } : {}),
   });

@@ -38,9 +38,9 @@ function scriptedFetch(steps: Step[]) {
 
 function send(steps: Step[], rule: RetryRule, options: { timeoutMs?: number; signal?: AbortSignal } = {}) {
   const script = scriptedFetch(steps);
-  const http = createProviderHttp({ baseUrl: "http://provider.test", timeoutMs: options.timeoutMs ?? 2_000, fetch: script.fetch });
+  const http = createProviderHttp({ provider: "test", baseUrl: "http://provider.test", timeoutMs: options.timeoutMs ?? 2_000, fetch: script.fetch });
   const method = rule === CODE_EXCHANGE_RETRY ? "post" : "get";
-  const outcome = sendWithRetry(http, "v1/token", { method, signal: options.signal ?? AbortSignal.timeout(10_000) }, rule);
+  const outcome = sendWithRetry(http, "token", "v1/token", { method, signal: options.signal ?? AbortSignal.timeout(10_000) }, rule);
   return { outcome, calls: script.calls };
 }
 

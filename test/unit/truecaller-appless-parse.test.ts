@@ -101,6 +101,7 @@ describe("sendPhoneNumberDetailRequest", () => {
     if (!validateTruecallerAccessToken({ accessToken, firstName: undefined, lastName: undefined }).ok) return undefined;
     let url: string | undefined;
     const http = createProviderHttp({
+      provider: "truecaller_otp",
       baseUrl: "https://tc.example/",
       timeoutMs: 1_000,
       fetch: (async (input: string | URL | Request) => {

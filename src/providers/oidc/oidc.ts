@@ -13,6 +13,7 @@ import type { PhoneLoginProvider, ProviderResult } from "../provider.js";
 import { acceptableIdTokenAlgorithms, createIdTokenVerifier, DEFAULT_ID_TOKEN_ALGORITHMS } from "../openid/id-token.js";
 import { createOpenIdProvider, type OpenIdEndpoints } from "../openid/openid-client.js";
 import { createRefreshingValue } from "../refreshing-value.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 
 const DISCOVERY_ENDPOINT = "oidc discovery";
 /** Discovery is re-read this often; a failed re-read keeps the last good document. */
@@ -30,6 +31,7 @@ export interface OidcOptions {
   readonly discoveryTimeoutMs: number;
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
   readonly now?: () => Date;
 }
 
@@ -47,7 +49,7 @@ export function discoveryUrl(issuer: string): string {
 }
 
 export function sendDiscoveryRequest(http: ProviderHttp, issuer: string, signal: AbortSignal): Promise<HttpOutcome> {
-  return sendWithRetry(http, discoveryUrl(issuer), { method: "get", signal }, IDEMPOTENT_READ_RETRY);
+  return sendWithRetry(http, "discovery", discoveryUrl(issuer), { method: "get", signal }, IDEMPOTENT_READ_RETRY);
 }
 
 /**
@@ -91,7 +93,7 @@ export function parseDiscoveryResponse(outcome: HttpOutcome, issuer: string): Pr
 }
 
 export function createOidcProvider(options: OidcOptions): PhoneLoginProvider {
-  const http = createProviderHttp({ timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const http = createProviderHttp({ ...options, provider: "oidc" });
   const now = options.now ?? (() => new Date());
   let verifier: { jwksUri: string; endpoints: OpenIdEndpoints } | undefined;
 
@@ -111,7 +113,7 @@ export function createOidcProvider(options: OidcOptions): PhoneLoginProvider {
               algorithms,
               timeoutMs: options.timeoutMs,
               now,
-              ...(options.fetch ? { fetch: options.fetch } : {}),
+              http,
             });
       verifier = { jwksUri, endpoints: { tokenEndpoint, userinfoEndpoint, idTokens } };
       return { ok: true, value: verifier.endpoints };

@@ -7,6 +7,7 @@
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
 import type { ProviderFailure, ProviderResult, ProviderTokens } from "../provider.js";
 import { withinDeadline } from "../refreshing-value.js";
+import type { ProviderHttp } from "../http.js";
 
 /** Clock skew tolerated between us and the provider (exp, iat). */
 const CLOCK_SKEW_S = 60;
@@ -28,7 +29,8 @@ export interface IdTokenVerifierOptions {
   /** Signing algorithms to accept; only asymmetric ones are kept. */
   readonly algorithms?: readonly string[];
   readonly timeoutMs: number;
-  readonly fetch?: typeof fetch;
+  /** The provider's HTTP: its fetch and its telemetry. */
+  readonly http: ProviderHttp;
   readonly now?: () => Date;
 }
 
@@ -45,7 +47,6 @@ export function acceptableIdTokenAlgorithms(advertised: readonly string[]): stri
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
   const algorithms = acceptableIdTokenAlgorithms(options.algorithms ?? DEFAULT_ID_TOKEN_ALGORITHMS);
-  const send = options.fetch ?? fetch;
   const now = options.now ?? (() => new Date());
   const keys = createRemoteJWKSet(new URL(options.jwksUri), {
     timeoutDuration: options.timeoutMs,
@@ -53,7 +54,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     // ID tokens come from the provider's own token answer, never from the client, so an unknown
     // `kid` cannot be used to make us hammer the JWKS endpoint: re-read it at once.
     cooldownDuration: 0,
-    [customFetch]: (url, init) => send(url, init),
+    [customFetch]: (url, init) =>
+      options.http.telemetry.providerCall({ provider: options.http.provider, endpoint: "jwks" }, () => options.http.fetch(url, init), (response: Response) => String(response.status)),
   });
 
   async function check(idToken: string, expectedNonce: string | undefined, endpoint: string): Promise<ProviderResult<IdTokenClaims>> {

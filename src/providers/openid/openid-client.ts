@@ -63,7 +63,7 @@ export function sendTokenRequest(
   const headers: Record<string, string> =
     client.authentication.kind === "basic" ? { authorization: basicCredentials(client.clientId, client.authentication.secret) } : {};
   const payload = client.encoding === "json" ? { json: body } : { body: new URLSearchParams(body) };
-  return sendWithRetry(http, tokenEndpoint, { method: "post", headers, ...payload, signal }, CODE_EXCHANGE_RETRY);
+  return sendWithRetry(http, "token", tokenEndpoint, { method: "post", headers, ...payload, signal }, CODE_EXCHANGE_RETRY);
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-encoded before they are joined and base64-encoded. */
@@ -74,7 +74,7 @@ export function basicCredentials(clientId: string, secret: string): string {
 
 /** Reads user info with the access token (OIDC Core §5.3.1); a GET, so lost connections are retried. */
 export function sendUserInfoRequest(http: ProviderHttp, userinfoEndpoint: string, accessToken: string, signal: AbortSignal): Promise<HttpOutcome> {
-  return sendWithRetry(http, userinfoEndpoint, { method: "get", headers: { authorization: `Bearer ${accessToken}` }, signal }, IDEMPOTENT_READ_RETRY);
+  return sendWithRetry(http, "userinfo", userinfoEndpoint, { method: "get", headers: { authorization: `Bearer ${accessToken}` }, signal }, IDEMPOTENT_READ_RETRY);
 }
 
 /**

@@ -10,6 +10,7 @@ import { IDEMPOTENT_READ_RETRY, createProviderHttp, sendWithRetry, type HttpOutc
 import { digitsOrString, failureWithoutResponse, malformed, optionalString, parseJsonObject, transientFailure } from "../oauth-response.js";
 import { normalizePhoneNumber, type NormalizedPhoneNumber } from "../phone-number.js";
 import type { ProviderResult } from "../provider.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 
 const ENDPOINT = "truecaller phoneNumberDetail";
 const PATH = "v1/otp/client/installation/phoneNumberDetail";
@@ -20,7 +21,7 @@ const INVALID_PARTNER_CREDENTIALS_CODE = 404;
 
 /** The access token goes into the path, so it is escaped; validation has already kept it short and printable. */
 export function sendPhoneNumberDetailRequest(http: ProviderHttp, clientId: string, accessToken: string, signal: AbortSignal): Promise<HttpOutcome> {
-  return sendWithRetry(http, `${PATH}/${encodeURIComponent(accessToken)}`, { method: "get", headers: { clientId }, signal }, IDEMPOTENT_READ_RETRY);
+  return sendWithRetry(http, "phoneNumberDetail", `${PATH}/${encodeURIComponent(accessToken)}`, { method: "get", headers: { clientId }, signal }, IDEMPOTENT_READ_RETRY);
 }
 
 /**
@@ -59,6 +60,7 @@ export interface PhoneNumberDetailOptions {
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
 }
 
 /** Reads the number Truecaller verified for an access token of the app-less flow. */
@@ -67,7 +69,7 @@ export interface TruecallerNumberVerification {
 }
 
 export function createTruecallerNumberVerification(options: PhoneNumberDetailOptions): TruecallerNumberVerification {
-  const http = createProviderHttp(options);
+  const http = createProviderHttp({ ...options, provider: "truecaller_otp" });
   return {
     async verifiedNumber(accessToken, signal) {
       return parsePhoneNumberDetailResponse(await sendPhoneNumberDetailRequest(http, options.clientId, accessToken, signal));

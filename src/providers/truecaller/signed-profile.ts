@@ -17,6 +17,7 @@ import { failureWithoutResponse, malformed, optionalString, parseJsonObject, tra
 import { normalizePhoneNumber } from "../phone-number.js";
 import type { ProviderFailure, ProviderProfile, ProviderResult, SignedProfileProblem } from "../provider.js";
 import { createRefreshingValue } from "../refreshing-value.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 
 const KEYS_ENDPOINT = "truecaller keys";
 /** The algorithm the SDK uses, and the only others it may name; anything else is refused, never guessed. */
@@ -61,7 +62,7 @@ function rejected(problem: SignedProfileProblem, detail: string): { ok: false; f
 }
 
 export function sendKeysRequest(http: ProviderHttp, keysUrl: string, signal: AbortSignal): Promise<HttpOutcome> {
-  return sendWithRetry(http, keysUrl, { method: "get", signal }, IDEMPOTENT_READ_RETRY);
+  return sendWithRetry(http, "keys", keysUrl, { method: "get", signal }, IDEMPOTENT_READ_RETRY);
 }
 
 /** Judges the key list: each entry `{keyType, key}` (or a bare base64 key); RSA SubjectPublicKeyInfo keys are kept, others skipped. */
@@ -156,6 +157,7 @@ export interface SignedProfileOptions {
   readonly keysTimeoutMs: number;
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
   readonly now?: () => Date;
 }
 
@@ -165,7 +167,7 @@ export interface TruecallerSignedProfiles {
 }
 
 export function createTruecallerSignedProfiles(options: SignedProfileOptions): TruecallerSignedProfiles {
-  const http = createProviderHttp({ timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const http = createProviderHttp({ ...options, provider: "truecaller_signed_profile" });
   const now = options.now ?? (() => new Date());
   const keys = createRefreshingValue<KeyObject[]>({
     load: async (signal) => parseKeysResponse(await sendKeysRequest(http, options.keysUrl, signal)),

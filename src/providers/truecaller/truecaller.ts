@@ -24,6 +24,7 @@ import type {
   ProviderToken,
   ProviderTokens,
 } from "../provider.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 
 const TOKEN_PATH = "v1/token";
 const USERINFO_PATH = "v1/userinfo";
@@ -44,7 +45,7 @@ export function sendTokenRequest(
     // The grant rules make the verifier required for Truecaller; validation has checked it.
     code_verifier: grant.codeVerifier ?? "",
   });
-  return sendWithRetry(http, TOKEN_PATH, { method: "post", body, signal }, CODE_EXCHANGE_RETRY);
+  return sendWithRetry(http, "token", TOKEN_PATH, { method: "post", body, signal }, CODE_EXCHANGE_RETRY);
 }
 
 /**
@@ -87,6 +88,7 @@ export function parseTokenResponse(outcome: HttpOutcome, sentAt: Date): Provider
 export function sendUserInfoRequest(http: ProviderHttp, token: ProviderToken, signal: AbortSignal): Promise<HttpOutcome> {
   return sendWithRetry(
     http,
+    "userinfo",
     USERINFO_PATH,
     { method: "get", headers: { authorization: `Bearer ${token.accessToken}` }, signal },
     IDEMPOTENT_READ_RETRY,
@@ -146,12 +148,13 @@ export interface TruecallerOptions {
   /** Per-attempt timeout of each HTTP request. */
   readonly timeoutMs: number;
   readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
   readonly now?: () => Date;
 }
 
 /** Truecaller behind the provider interface the login service uses. */
 export function createTruecallerProvider(options: TruecallerOptions): PhoneLoginProvider {
-  const http = createProviderHttp(options);
+  const http = createProviderHttp({ ...options, provider: "truecaller" });
   const now = options.now ?? (() => new Date());
   return {
     id: "truecaller",

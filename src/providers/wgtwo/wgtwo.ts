@@ -11,6 +11,7 @@ import { createProviderHttp } from "../http.js";
 import type { PhoneLoginProvider } from "../provider.js";
 import { createIdTokenVerifier } from "../openid/id-token.js";
 import { createOpenIdProvider, type OpenIdEndpoints } from "../openid/openid-client.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 
 export interface WgtwoOptions {
   readonly clientId: string;
@@ -23,10 +24,14 @@ export interface WgtwoOptions {
   readonly redirectUri: string | undefined;
   readonly timeoutMs: number;
   readonly fetch?: typeof fetch;
+  readonly telemetry?: Telemetry;
   readonly now?: () => Date;
 }
 
 export function createWgtwoProvider(options: WgtwoOptions): PhoneLoginProvider {
+  // Endpoints are absolute URLs (no base URL for the client), as discovery would give them.
+  const { timeoutMs, fetch, telemetry } = options;
+  const http = createProviderHttp({ provider: "wgtwo", timeoutMs, ...(fetch ? { fetch } : {}), ...(telemetry ? { telemetry } : {}) });
   const endpoints: OpenIdEndpoints = {
     tokenEndpoint: `${options.baseUrl}/oauth2/token`,
     userinfoEndpoint: `${options.baseUrl}/userinfo`,
@@ -35,7 +40,7 @@ export function createWgtwoProvider(options: WgtwoOptions): PhoneLoginProvider {
       clientId: options.clientId,
       jwksUri: `${options.baseUrl}/.well-known/jwks.json`,
       timeoutMs: options.timeoutMs,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      http,
       ...(options.now ? { now: options.now } : {}),
     }),
   };
@@ -48,7 +53,7 @@ export function createWgtwoProvider(options: WgtwoOptions): PhoneLoginProvider {
     idToken: "when-present",
     defaultRedirectUri: options.redirectUri,
     endpoints: () => found,
-    http: createProviderHttp({ timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+    http,
     now: options.now ?? (() => new Date()),
   });
 }

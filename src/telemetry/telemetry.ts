@@ -1,0 +1,177 @@
+import { SpanKind, SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * What the gateway measures on its hot paths: Prometheus metrics always, and
+ * spans when tracing is on (otherwise the tracer is OpenTelemetry's no-op one).
+ * Every layer reports through this one interface, as it logs through the
+ * logger; none of them imports prom-client or the tracing SDK.
+ */
+export interface Telemetry {
+  /** One provider HTTP call (retries included) in a span, and its duration by provider, endpoint and outcome. */
+  providerCall<T>(labels: { provider: string; endpoint: string }, send: () => Promise<T>, outcomeOf: (result: T) => string): Promise<T>;
+  /** One database round trip (a statement, BEGIN or COMMIT) in a span, and its duration by operation. */
+  databaseQuery<T>(statement: string, run: () => Promise<T>): Promise<T>;
+  /** One Redis command in a span, and its duration by command. */
+  redisCommand<T>(command: string, run: () => Promise<T>): Promise<T>;
+  /** A verification attempt's outcome (LOGIN_SUCCEEDED or the client's error code). */
+  login(provider: string, outcome: string): void;
+  /** A lookup in one of the gateway's caches. */
+  cacheLookup(cache: "provider_token" | "login_replay", hit: boolean): void;
+  /** A request refused by an abuse limit. */
+  rateLimited(limit: "client" | "client_failures" | "number" | "challenge"): void;
+}
+
+/** Seconds: provider calls and database/Redis round trips, from sub-millisecond to the timeouts. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** The active-sessions count is a table scan: at most one per this many milliseconds, whatever the scrape rate. */
+const ACTIVE_SESSIONS_MAX_AGE_MS = 30_000;
+
+/** Telemetry that records into its own registry (`/metrics` serves it), and the tracer's spans. */
+export class GatewayTelemetry implements Telemetry {
+  readonly registry = new Registry();
+  private readonly tracer: Tracer;
+  private readonly logins: Counter<"provider" | "outcome">;
+  private readonly providerCalls: Histogram<"provider" | "endpoint" | "outcome">;
+  private readonly databaseQueries: Histogram<"operation">;
+  private readonly redisCommands: Histogram<"command">;
+  private readonly cacheLookups: Counter<"cache" | "result">;
+  private readonly rateLimitRejections: Counter<"limit">;
+
+  /** `tracer` gets the spans; OpenTelemetry's no-op tracer when tracing is off. */
+  constructor(tracer: Tracer = trace.getTracer("phonegate")) {
+    this.tracer = tracer;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.logins = new Counter({
+      name: "phonegate_logins_total",
+      help: "Verification attempts by provider and outcome (LOGIN_SUCCEEDED or the error code the client got).",
+      labelNames: ["provider", "outcome"],
+      registers,
+    });
+    this.providerCalls = new Histogram({
+      name: "phonegate_provider_request_duration_seconds",
+      help: "Provider HTTP calls (retries included) by provider, endpoint and outcome (HTTP status, timeout or network).",
+      labelNames: ["provider", "endpoint", "outcome"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.databaseQueries = new Histogram({
+      name: "phonegate_database_query_duration_seconds",
+      help: "PostgreSQL round trips by operation (the statement's first keyword).",
+      labelNames: ["operation"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.redisCommands = new Histogram({
+      name: "phonegate_redis_command_duration_seconds",
+      help: "Redis commands by command.",
+      labelNames: ["command"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.cacheLookups = new Counter({
+      name: "phonegate_cache_lookups_total",
+      help: "Lookups in the gateway's caches (provider tokens, login replays, provider documents) by result.",
+      labelNames: ["cache", "result"],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: "phonegate_rate_limit_rejections_total",
+      help: "Requests refused by an abuse limit, by limit.",
+      labelNames: ["limit"],
+      registers,
+    });
+  }
+
+  /** Adds the active-sessions gauge, counted by `count` on scrape, at most every 30 s (it is a table scan). */
+  countActiveSessionsWith(count: () => Promise<number>): void {
+    let cached: { value: number; readAt: number } | undefined;
+    new Gauge({
+      name: "phonegate_active_sessions",
+      help: "Sessions neither revoked nor expired (counted at most every 30 s).",
+      registers: [this.registry],
+      async collect() {
+        if (!cached || Date.now() - cached.readAt > ACTIVE_SESSIONS_MAX_AGE_MS) cached = { value: await count(), readAt: Date.now() };
+        this.set(cached.value);
+      },
+    });
+  }
+
+  providerCall<T>(labels: { provider: string; endpoint: string }, send: () => Promise<T>, outcomeOf: (result: T) => string): Promise<T> {
+    const attributes = { "phonegate.provider": labels.provider, "phonegate.provider.endpoint": labels.endpoint };
+    return this.timed(`${labels.provider} ${labels.endpoint}`, attributes, send, outcomeOf, (seconds, outcome) => {
+      this.providerCalls.observe({ ...labels, outcome }, seconds);
+    });
+  }
+
+  databaseQuery<T>(statement: string, run: () => Promise<T>): Promise<T> {
+    const operation = operationOf(statement);
+    const attributes = { "db.system.name": "postgresql", "db.operation.name": operation, "db.query.text": statement };
+    return this.timed(`db ${operation}`, attributes, run, undefined, (seconds) => this.databaseQueries.observe({ operation }, seconds));
+  }
+
+  redisCommand<T>(command: string, run: () => Promise<T>): Promise<T> {
+    const attributes = { "db.system.name": "redis", "db.operation.name": command };
+    return this.timed(`redis ${command}`, attributes, run, undefined, (seconds) => this.redisCommands.observe({ command }, seconds));
+  }
+
+  login(provider: string, outcome: string): void {
+    this.logins.inc({ provider, outcome });
+  }
+
+  cacheLookup(cache: string, hit: boolean): void {
+    this.cacheLookups.inc({ cache, result: hit ? "hit" : "miss" });
+  }
+
+  rateLimited(limit: string): void {
+    this.rateLimitRejections.inc({ limit });
+  }
+
+  /**
+   * Runs `work` in a client span under the active one and records its
+   * duration with its outcome: `outcomeOf` the result, or "error" when it
+   * threw (the span then records the error's name only: messages may carry values).
+   */
+  private timed<T>(
+    name: string,
+    attributes: Attributes,
+    work: () => Promise<T>,
+    outcomeOf: ((result: T) => string) | undefined,
+    record: (seconds: number, outcome: string) => void,
+  ): Promise<T> {
+    return this.tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const started = performance.now();
+      const elapsed = () => (performance.now() - started) / 1000;
+      try {
+        const result = await work();
+        const outcome = outcomeOf?.(result) ?? "ok";
+        record(elapsed(), outcome);
+        span.setAttribute("phonegate.outcome", outcome);
+        return result;
+      } catch (error) {
+        record(elapsed(), "error");
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}
+
+/** Telemetry that records nothing: for modules used alone (tests, tools). */
+export const UNOBSERVED: Telemetry = {
+  providerCall: (_labels, send) => send(),
+  databaseQuery: (_statement, run) => run(),
+  redisCommand: (_command, run) => run(),
+  login: () => {},
+  cacheLookup: () => {},
+  rateLimited: () => {},
+};
+
+/** The statement's first keyword, upper-cased: SELECT, INSERT, BEGIN, COMMIT, ... (a bounded label set). */
+function operationOf(statement: string): string {
+  const keyword = /^\s*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase();
+  return keyword ?? "OTHER";
+}

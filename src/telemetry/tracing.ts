@@ -1,0 +1,39 @@
+import { context, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+
+export interface TracingSettings {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's OTLP/HTTP base URL; spans go to `{endpoint}/v1/traces`. */
+  readonly endpoint: string;
+  readonly serviceName: string;
+}
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /** Sends the spans still buffered and stops. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Spans exported over OTLP/HTTP (JSON) in batches. The tracer is the
+ * gateway's own rather than a process-wide one, so several gateways in one
+ * process (the tests) export separately; the context manager, which carries
+ * the active span through async code, is process-wide by nature and set once.
+ */
+export function startTracing(settings: TracingSettings): Tracing {
+  ensureContextManager();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": settings.serviceName }),
+    // Headers (OTEL_EXPORTER_OTLP_HEADERS) and the like are read by the exporter from the environment, as documented by OpenTelemetry.
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${settings.endpoint.replace(/\/+$/, "")}/v1/traces` }))],
+  });
+  return { tracer: provider.getTracer("phonegate"), shutdown: () => provider.shutdown() };
+}
+
+/** Registers the AsyncLocalStorage context manager unless one is registered already. */
+function ensureContextManager(): void {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  if (!context.setGlobalContextManager(manager)) manager.disable();
+}
