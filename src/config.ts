@@ -118,7 +118,7 @@ const environmentSchema = z
     PROVIDER_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(5_000),
     LOGIN_TIMEOUT_MS: integer(1, MAX_TIMEOUT_MS).default(12_000),
     // Under Kubernetes' default 30 s termination grace, and past a whole login (12 s) with its database write.
-    SHUTDOWN_GRACE_MS: integer(0, MAX_SHUTDOWN_GRACE_MS).default(15_000),
+    SHUTDOWN_GRACE_MS: integer(1, MAX_SHUTDOWN_GRACE_MS).default(15_000),
     // OpenTelemetry's own names, so a deployment's usual settings apply.
     OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
     OTEL_SERVICE_NAME: z.string().min(1, { error: "must not be empty" }).default("phonegate"),
@@ -126,6 +126,11 @@ const environmentSchema = z
   .superRefine((env, context) => {
     if (env.LOGIN_TIMEOUT_MS < env.PROVIDER_TIMEOUT_MS) {
       context.addIssue({ code: "custom", path: ["LOGIN_TIMEOUT_MS"], message: "must be at least PROVIDER_TIMEOUT_MS" });
+    }
+    // A login cut off during its code exchange is lost for good (the provider may have spent the code): every login
+    // running at SIGTERM gets its whole budget.
+    if (env.SHUTDOWN_GRACE_MS < env.LOGIN_TIMEOUT_MS) {
+      context.addIssue({ code: "custom", path: ["SHUTDOWN_GRACE_MS"], message: "must be at least LOGIN_TIMEOUT_MS" });
     }
     // A session ends with its last refresh token; an access token must not outlive it.
     if (env.REFRESH_TOKEN_TTL_S < env.SESSION_TTL_S) {

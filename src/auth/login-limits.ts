@@ -49,14 +49,19 @@ export class LoginLimits {
     if (client.ip !== undefined) await this.limits.settle(this.clientKey(client.ip), FAILED_VERIFICATIONS.has(outcome.kind));
   }
 
-  /** Before storing a login: is this number within its logins? */
+  /** Before storing a retried login (already counted): is this number within its logins? */
   checkNumber(e164: string): Promise<RateDecision> {
     return this.limits.checkNumber(this.numberKey(e164));
   }
 
-  /** After a login was stored (not for retries of one): counts it against the number. */
-  countNumberLogin(e164: string): Promise<void> {
-    return this.limits.countNumberLogin(this.numberKey(e164));
+  /** Before storing a login: takes one of the number's logins, refused when there is none left. */
+  reserveNumberLogin(e164: string): Promise<RateDecision> {
+    return this.limits.reserveNumberLogin(this.numberKey(e164));
+  }
+
+  /** Gives back the login {@link reserveNumberLogin} took, when it could not be stored. */
+  releaseNumberLogin(e164: string): Promise<void> {
+    return this.limits.releaseNumberLogin(this.numberKey(e164));
   }
 
   private clientKey(ip: string): string {

@@ -288,19 +288,26 @@ export class LoginService {
     const { phoneNumber, phoneNumberVerified } = profile;
     if (!phoneNumberVerified || phoneNumber === undefined) return { kind: "PhoneNotVerified" };
 
-    const admitted = await this.deps.limits.checkNumber(phoneNumber.e164);
+    // A login takes its slot of the number's budget before storing — logins of one number at once cannot all pass a
+    // check made before any of them counted — and gives it back when storing fails, so an outage spends none of it.
+    // A retry of a login already counted only checks.
+    const { e164 } = phoneNumber;
+    const admitted = countAsLogin ? await this.deps.limits.reserveNumberLogin(e164) : await this.deps.limits.checkNumber(e164);
     if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
-    const pending = this.deps.sessions.newSession();
-    const { user, created } = await this.deps.users.upsertVerifiedUser(
-      { ...profileFieldsOf(profile), phoneNumber: phoneNumber.e164, provider, subject: profile.subject, refreshToken },
-      pending.record,
-    );
-    const session = await this.deps.sessions.issue(pending, user);
-    // Counted once stored, so a database outage (and the client's retries of one login) spends none of the number's budget.
-    if (countAsLogin) await this.deps.limits.countNumberLogin(phoneNumber.e164);
-    // Read here, where an outage is SERVICE_UNAVAILABLE, rather than by the User.identities field after the answer.
-    const identities = (await this.deps.users.identitiesOf([user.id])).get(user.id) ?? [];
-    return { kind: "LoginSucceeded", user, identities, isNewUser: created, session };
+    try {
+      const pending = this.deps.sessions.newSession();
+      const { user, created } = await this.deps.users.upsertVerifiedUser(
+        { ...profileFieldsOf(profile), phoneNumber: e164, provider, subject: profile.subject, refreshToken },
+        pending.record,
+      );
+      const session = await this.deps.sessions.issue(pending, user);
+      // Read here, where an outage is SERVICE_UNAVAILABLE, rather than by the User.identities field after the answer.
+      const identities = (await this.deps.users.identitiesOf([user.id])).get(user.id) ?? [];
+      return { kind: "LoginSucceeded", user, identities, isNewUser: created, session };
+    } catch (error) {
+      if (countAsLogin) await this.deps.limits.releaseNumberLogin(e164);
+      throw error;
+    }
   }
 
   /** Logs what operators need to know about a provider failure, then maps it to its outcome. */

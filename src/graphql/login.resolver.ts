@@ -176,6 +176,6 @@ function retryableError(refusal: RateLimitedError | ServiceUnavailableError): Gr
 
 /** The union member of `outcome`; a login's identities, read with it, answer the User.identities field. */
 function answered(context: GatewayContext, outcome: LoginOutcome): typeof LoginResult {
-  if (outcome.kind === "LoginSucceeded") context.identities.prime(outcome.user.id, outcome.identities);
+  if (outcome.kind === "LoginSucceeded") context.identities.clear(outcome.user.id).prime(outcome.user.id, outcome.identities);
   return toLoginResult(outcome);
 }

@@ -68,7 +68,7 @@ export class LoginRateLimits {
     if (!failed) await this.failures?.reward(clientKey, 1).catch(() => {});
   }
 
-  /** Whether a number is still within its logins (counted by {@link countNumberLogin}, once a login is stored). */
+  /** Whether a number is still within its logins (taken by {@link reserveNumberLogin}). */
   async checkNumber(numberKey: string): Promise<RateDecision> {
     if (!this.perNumber) return ALLOWED;
     const used = await this.perNumber.get(numberKey).catch(() => null);
@@ -77,11 +77,17 @@ export class LoginRateLimits {
     return refused(used);
   }
 
-  async countNumberLogin(numberKey: string): Promise<void> {
-    await this.perNumber?.consume(numberKey).catch(() => {});
+  /** Takes one of a number's logins before storing it: refused when none is left. */
+  reserveNumberLogin(numberKey: string): Promise<RateDecision> {
+    return this.consume(this.perNumber, numberKey, "number");
   }
 
-  private async consume(limiter: RateLimiterAbstract | undefined, key: string, limit: "client" | "client_failures" | "challenge"): Promise<RateDecision> {
+  /** Gives back a login {@link reserveNumberLogin} took (the login could not be stored). */
+  async releaseNumberLogin(numberKey: string): Promise<void> {
+    await this.perNumber?.reward(numberKey, 1).catch(() => {});
+  }
+
+  private async consume(limiter: RateLimiterAbstract | undefined, key: string, limit: "client" | "client_failures" | "challenge" | "number"): Promise<RateDecision> {
     if (!limiter) return ALLOWED;
     try {
       await limiter.consume(key);

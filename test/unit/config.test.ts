@@ -113,8 +113,13 @@ describe("loadConfig", () => {
     expect(messageOf({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toMatch(/^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT /);
   });
 
-  it.each(["-1", "300001", "15s"])("rejects SHUTDOWN_GRACE_MS=%s, naming it", (grace) => {
+  it.each(["-1", "300001", "15s", "11999"])("rejects SHUTDOWN_GRACE_MS=%s, naming it", (grace) => {
     expect(messageOf({ SHUTDOWN_GRACE_MS: grace })).toMatch(/^Invalid configuration: SHUTDOWN_GRACE_MS /);
+  });
+
+  it("gives every login running at SIGTERM its whole budget: SHUTDOWN_GRACE_MS at least LOGIN_TIMEOUT_MS", () => {
+    expect(messageOf({ LOGIN_TIMEOUT_MS: "20000" })).toBe("Invalid configuration: SHUTDOWN_GRACE_MS must be at least LOGIN_TIMEOUT_MS");
+    expect(loadConfig({ LOGIN_TIMEOUT_MS: "20000", SHUTDOWN_GRACE_MS: "20000" }).shutdownGraceMs).toBe(20_000);
   });
 
   it("rejects a login budget shorter than one provider attempt", () => {
