@@ -33,8 +33,8 @@ export class GatewayTelemetry implements Telemetry {
   private readonly tracer: Tracer;
   private readonly logins: Counter<"provider" | "outcome">;
   private readonly providerCalls: Histogram<"provider" | "endpoint" | "outcome">;
-  private readonly databaseQueries: Histogram<"operation">;
-  private readonly redisCommands: Histogram<"command">;
+  private readonly databaseQueries: Histogram<"operation" | "outcome">;
+  private readonly redisCommands: Histogram<"command" | "outcome">;
   private readonly cacheLookups: Counter<"cache" | "result">;
   private readonly rateLimitRejections: Counter<"limit">;
 
@@ -58,15 +58,15 @@ export class GatewayTelemetry implements Telemetry {
     });
     this.databaseQueries = new Histogram({
       name: "phonegate_database_query_duration_seconds",
-      help: "PostgreSQL round trips by operation (the statement's first keyword).",
-      labelNames: ["operation"],
+      help: "PostgreSQL round trips by operation (the statement's first keyword) and outcome (ok or error).",
+      labelNames: ["operation", "outcome"],
       buckets: LATENCY_BUCKETS,
       registers,
     });
     this.redisCommands = new Histogram({
       name: "phonegate_redis_command_duration_seconds",
-      help: "Redis commands by command.",
-      labelNames: ["command"],
+      help: "Redis commands by command and outcome (ok or error).",
+      labelNames: ["command", "outcome"],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -108,12 +108,12 @@ export class GatewayTelemetry implements Telemetry {
   databaseQuery<T>(statement: string, run: () => Promise<T>): Promise<T> {
     const operation = operationOf(statement);
     const attributes = { "db.system.name": "postgresql", "db.operation.name": operation, "db.query.text": statement };
-    return this.timed(`db ${operation}`, attributes, run, undefined, (seconds) => this.databaseQueries.observe({ operation }, seconds));
+    return this.timed(`db ${operation}`, attributes, run, undefined, (seconds, outcome) => this.databaseQueries.observe({ operation, outcome }, seconds));
   }
 
   redisCommand<T>(command: string, run: () => Promise<T>): Promise<T> {
     const attributes = { "db.system.name": "redis", "db.operation.name": command };
-    return this.timed(`redis ${command}`, attributes, run, undefined, (seconds) => this.redisCommands.observe({ command }, seconds));
+    return this.timed(`redis ${command}`, attributes, run, undefined, (seconds, outcome) => this.redisCommands.observe({ command, outcome }, seconds));
   }
 
   login(provider: string, outcome: string): void {

@@ -42,10 +42,10 @@ describe("GET /metrics", () => {
     expect(metrics.get('phonegate_cache_lookups_total{cache="login_replay",result="hit"}')).toBe(1);
     expect(metrics.get('phonegate_cache_lookups_total{cache="login_replay",result="miss"}')).toBe(5);
     for (const operation of ["BEGIN", "COMMIT", "INSERT", "SELECT"]) {
-      expect(metrics.get(`phonegate_database_query_duration_seconds_count{operation="${operation}"}`)).toBeGreaterThan(0);
+      expect(metrics.get(`phonegate_database_query_duration_seconds_count{operation="${operation}",outcome="ok"}`)).toBeGreaterThan(0);
     }
     for (const command of ["set", "get", "evalsha"]) {
-      expect(metrics.get(`phonegate_redis_command_duration_seconds_count{command="${command}"}`), command).toBeGreaterThan(0);
+      expect(metrics.get(`phonegate_redis_command_duration_seconds_count{command="${command}",outcome="ok"}`), command).toBeGreaterThan(0);
     }
     expect(metrics.get("phonegate_active_sessions")).toBe(2);
     // Node's own, from prom-client's default metrics.
