@@ -29,7 +29,9 @@ export type ExchangeResult =
   | { kind: "ProviderRefused"; failure: ProviderFailure }
   /** The code was answered before for another request (other verifier, redirect URI, nonce or state), or without PKCE. */
   | { kind: "CodeUsed" }
-  | { kind: "InvalidState" };
+  | { kind: "InvalidState" }
+  /** States are required and the cache, which knows which are used, does not answer: retry shortly, not a wrong state. */
+  | { kind: "StateUncheckable" };
 
 /** Where this request starts: with the code claimed, from tokens an earlier try got, or without the cache. */
 type Start = { kind: "Claimed" } | { kind: "Resume"; tokens: ProviderTokens } | { kind: "Unrecorded" } | { kind: "Answered"; result: ExchangeResult };
@@ -69,9 +71,9 @@ export class IdempotentExchange {
       tokens = start.tokens;
     } else {
       const challenge = await this.useState(provider, state, grant.nonce, start.kind === "Claimed");
-      if (challenge === "Invalid") {
+      if (challenge === "Invalid" || challenge === "Uncheckable") {
         await forget();
-        return { kind: "InvalidState" };
+        return { kind: challenge === "Invalid" ? "InvalidState" : "StateUncheckable" };
       }
       // The ID token must carry the nonce this deployment issued with the state, whatever the app says.
       if (challenge && provider.grantRules.nonce === "supported") nonce = challenge.nonce;
@@ -156,14 +158,14 @@ export class IdempotentExchange {
     state: string | undefined,
     nonce: string | undefined,
     cacheReachable: boolean,
-  ): Promise<UsedChallenge | "Invalid" | undefined> {
+  ): Promise<UsedChallenge | "Invalid" | "Uncheckable" | undefined> {
     if (state === undefined) return undefined;
     let challenge: UsedChallenge | undefined;
     try {
       if (!cacheReachable) throw new Error("cache unreachable");
       challenge = await this.deps.challenges.useState(state, provider.id);
     } catch (error) {
-      if (this.deps.requireLoginState) return "Invalid";
+      if (this.deps.requireLoginState) return "Uncheckable";
       this.deps.logger.warn({ provider: provider.id, error: errorSummary(error) }, "login state not checked: cache unavailable");
       return undefined;
     }

@@ -27,14 +27,11 @@ import type { SessionService } from "./session.service.js";
 
 /** What a client is told to wait after a database outage answered its login (health checks run every few seconds). */
 const DATABASE_RETRY_AFTER_S = 5;
-/** What a client is told to wait for startLogin while Redis is away (it reconnects within 2 s of coming back). */
+/** What a client is told to wait when its required state cannot be checked while Redis is away (it reconnects within 2 s of coming back). */
 const CACHE_RETRY_AFTER_S = 5;
 
 /** What startLogin answers. */
-export type ChallengeOutcome =
-  | { kind: "Issued"; challenge: LoginChallenge }
-  | { kind: "RateLimited"; retryAfterSeconds: number }
-  | { kind: "ServiceUnavailable"; retryAfterSeconds: number };
+export type ChallengeOutcome = { kind: "Issued"; challenge: LoginChallenge } | { kind: "RateLimited"; retryAfterSeconds: number };
 
 /** Truecaller's two app-less paths; absent when Truecaller is not configured. */
 export interface TruecallerAppLessPaths {
@@ -103,24 +100,15 @@ export class LoginService {
   /**
    * A state and nonce for one authorization request at `providerId`: the app
    * sends the state through the provider and back, and gives the nonce to the
-   * provider (OIDC, wgtwo) or to Truecaller's SDK as `requestNonce`. With
-   * Redis away it is kept nowhere, and the login goes on unchecked — unless
-   * states are required, when there is none to give.
+   * provider (OIDC, wgtwo) or to Truecaller's SDK as `requestNonce`. It
+   * vouches for itself (nothing is stored until it is used), so it is issued
+   * with Redis away too, and stays good once Redis is back.
    */
   async startLogin(providerId: ProviderId, client: ClientInfo): Promise<ChallengeOutcome> {
     const admitted = await this.deps.limits.admitChallenge(client);
     if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
-    try {
-      // Issued for any provider: a login with an unconfigured one answers PROVIDER_MISCONFIGURED anyway.
-      return { kind: "Issued", challenge: await this.deps.challenges.issue(providerId) };
-    } catch (error) {
-      if (this.deps.requireLoginState) {
-        this.deps.logger.error({ provider: providerId, error: errorSummary(error) }, "login state not issued: cache unavailable");
-        return { kind: "ServiceUnavailable", retryAfterSeconds: CACHE_RETRY_AFTER_S };
-      }
-      this.deps.logger.warn({ provider: providerId, error: errorSummary(error) }, "login state not kept: cache unavailable");
-      return { kind: "Issued", challenge: this.deps.challenges.fresh() };
-    }
+    // Issued for any provider: a login with an unconfigured one answers PROVIDER_MISCONFIGURED anyway.
+    return { kind: "Issued", challenge: this.deps.challenges.issue(providerId) };
   }
 
   verifyAuthorizationCode(providerId: ProviderId, input: CodeLoginInput, client: ClientInfo): Promise<LoginOutcome> {
@@ -139,6 +127,8 @@ export class LoginService {
       switch (result.kind) {
         case "InvalidState":
           return { kind: "InvalidState" };
+        case "StateUncheckable":
+          return { kind: "ServiceUnavailable", retryAfterSeconds: CACHE_RETRY_AFTER_S };
         case "CodeUsed":
           // What the provider would say of a used code; the log says why.
           this.deps.logger.warn({ provider: providerId }, "code presented again with another verifier, redirect URI, nonce or state");
@@ -205,9 +195,9 @@ export class LoginService {
       }
       // The signed nonce equals the one sent; with required states it must also be one this deployment issued.
       const nonce = this.deps.requireLoginState ? await this.useIssuedNonce(valid.value.requestNonce) : undefined;
-      if (nonce === "Invalid") {
+      if (nonce === "Invalid" || nonce === "Uncheckable") {
         await truecaller.usedPayloads.release(digest).catch(() => {});
-        return { kind: "InvalidState" };
+        return nonce === "Invalid" ? { kind: "InvalidState" } : { kind: "ServiceUnavailable", retryAfterSeconds: CACHE_RETRY_AFTER_S };
       }
       try {
         return await this.complete("truecaller_signed_profile", profile, undefined);
@@ -222,12 +212,12 @@ export class LoginService {
   }
 
   /** Uses up a nonce startLogin issued for Truecaller; "Invalid" for any other, and when the cache cannot tell. */
-  private async useIssuedNonce(nonce: string): Promise<UsedChallenge | "Invalid"> {
+  private async useIssuedNonce(nonce: string): Promise<UsedChallenge | "Invalid" | "Uncheckable"> {
     try {
       return (await this.deps.challenges.useNonce(nonce, "truecaller")) ?? "Invalid";
     } catch (error) {
       this.deps.logger.warn({ provider: "truecaller_signed_profile", error: errorSummary(error) }, "issued nonce not checkable: cache unavailable");
-      return "Invalid";
+      return "Uncheckable";
     }
   }
 

@@ -10,9 +10,8 @@ export const AuthErrorCode = { UNAUTHENTICATED: "UNAUTHENTICATED", FORBIDDEN: "F
 const CLIENT_ERROR_CODES = new Set<string>([
   AuthErrorCode.UNAUTHENTICATED,
   AuthErrorCode.FORBIDDEN,
-  // startLogin's refusals (its field is a LoginChallenge, not a union).
+  // startLogin's refusal (its field is a LoginChallenge, not a union).
   ErrorCode.RATE_LIMITED,
-  ErrorCode.SERVICE_UNAVAILABLE,
   ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
   ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
   ApolloServerErrorCode.BAD_USER_INPUT,

@@ -6,7 +6,7 @@ import type { ProviderId } from "../providers/provider.js";
 import type { GatewayContext } from "./context.js";
 import { LoginResult, toLoginResult } from "./login-result.union.js";
 import { LoginProvider } from "./provider.enums.js";
-import { RateLimitedError, ServiceUnavailableError } from "./user-error.js";
+import { RateLimitedError } from "./user-error.js";
 import { UnreachableCaseError } from "../unreachable.js";
 
 @ObjectType({ description: "A login provider this deployment is configured for." })
@@ -67,7 +67,7 @@ export class LoginResolver {
   @Mutation(() => LoginChallenge, {
     description:
       "Starts a login: a state and a nonce to send with the provider's authorization request, checked when the code comes back. " +
-      "Refused with a GraphQL error whose extensions carry code RATE_LIMITED or SERVICE_UNAVAILABLE and retryAfterSeconds.",
+      "Refused with a GraphQL error whose extensions carry code RATE_LIMITED and retryAfterSeconds.",
   })
   async startLogin(@Ctx() context: GatewayContext, @Arg("provider", () => LoginProvider) provider: ProviderId): Promise<LoginChallenge> {
     const outcome = await this.logins.startLogin(provider, context.client);
@@ -77,8 +77,6 @@ export class LoginResolver {
       // The field is a LoginChallenge (as clients were promised), so a refusal is a GraphQL error with the union's code.
       case "RateLimited":
         throw retryableError(new RateLimitedError(outcome.retryAfterSeconds));
-      case "ServiceUnavailable":
-        throw retryableError(new ServiceUnavailableError(outcome.retryAfterSeconds));
       default:
         throw new UnreachableCaseError(outcome);
     }
@@ -170,7 +168,7 @@ export class LoginResolver {
 }
 
 /** A refusal as a GraphQL error: the UserError's code, message and wait in `extensions`. */
-function retryableError(refusal: RateLimitedError | ServiceUnavailableError): GraphQLError {
+function retryableError(refusal: RateLimitedError): GraphQLError {
   return new GraphQLError(refusal.message, { extensions: { code: refusal.code, retryAfterSeconds: refusal.retryAfterSeconds } });
 }
 

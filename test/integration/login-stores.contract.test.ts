@@ -1,10 +1,12 @@
 /**
- * The login stores (issued states and nonces, replayed code exchanges) over each TtlCache the gateway
- * can run on: Redis for deployments, the in-process LRU for the embedded mode. Every write is recorded
- * on its way to the cache, so the tests can say what is kept without knowing how a backend lists keys.
+ * The login stores (used states and nonces, replayed code exchanges) over each TtlCache the gateway
+ * can run on: Redis for deployments, the in-process LRU for the embedded mode. Every call and write is
+ * recorded on its way to the cache, so the tests can say what is kept, and that a refusal asked nothing,
+ * without knowing how a backend lists keys.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROVIDER_IDS } from "../../src/providers/provider.js";
 import { KeyedHash } from "../../src/store/keyed-hash.js";
 import { LoginChallenges } from "../../src/store/login-challenges.js";
 import { LoginReplays, type VerifiedExchange } from "../../src/store/login-replays.js";
@@ -19,36 +21,56 @@ const REPLAY_TTL_MS = 60_000;
 const CLAIM_TTL_MS = 17_000;
 /** Where the clock LoginChallenges dates its expiries with starts. */
 const START = Date.UTC(2030, 0, 1);
-/** 32 random bytes in base64url. */
-const CHALLENGE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** A self-validating state or nonce: version, expiry, login id and MAC, 39 bytes in base64url. */
+const CHALLENGE_SHAPE = /^[A-Za-z0-9_-]{52}$/;
+/** Truecaller's `requestNonce` is base64url of 8 to 64 characters. */
+const MAX_REQUEST_NONCE_LENGTH = 64;
 /** `<keyId>.<iv>.<ciphertext>.<tag>` sealed with the key "test". */
 const SEALED_SHAPE = /^test\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 
 interface Subject {
   cache: TtlCache;
+  /** How many keys the backend holds, counted by the backend itself (undefined where it cannot list them). */
+  keyCount?: () => Promise<number>;
   /** Lets `ms` pass for every entry, as the backend sees time. */
   elapse(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Wraps a cache so that every key and value written to it is kept for inspection. */
-function recording(cache: TtlCache): { cache: TtlCache; written: Array<{ key: string; value: string; ttlMs: number }> } {
+type CacheCall = Exclude<keyof TtlCache, "kind">;
+
+/** Wraps a cache so that every key and value written to it, and every call made to it, is kept for inspection. */
+function recording(cache: TtlCache): { cache: TtlCache; written: Array<{ key: string; value: string; ttlMs: number }>; calls: CacheCall[] } {
   const written: Array<{ key: string; value: string; ttlMs: number }> = [];
+  const calls: CacheCall[] = [];
   return {
     written,
+    calls,
     cache: {
-      ...cache,
       kind: cache.kind,
       set: (key, value, ttlMs) => {
+        calls.push("set");
         written.push({ key, value, ttlMs });
         return cache.set(key, value, ttlMs);
       },
       setIfAbsent: (key, value, ttlMs) => {
+        calls.push("setIfAbsent");
         written.push({ key, value, ttlMs });
         return cache.setIfAbsent(key, value, ttlMs);
       },
+      get: (key) => (calls.push("get"), cache.get(key)),
+      delete: (key) => (calls.push("delete"), cache.delete(key)),
+      take: (key) => (calls.push("take"), cache.take(key)),
+      ping: () => (calls.push("ping"), cache.ping()),
+      close: () => (calls.push("close"), cache.close()),
     },
   };
+}
+
+/** `token` with the character at `index` changed to another base64url character. */
+function flipped(token: string, index: number): string {
+  const replacement = token[index] === "A" ? "B" : "A";
+  return `${token.slice(0, index)}${replacement}${token.slice(index + 1)}`;
 }
 
 function exchangeFor(phone: string): VerifiedExchange {
@@ -75,6 +97,8 @@ function loginStoresContract(name: string, open: () => Promise<Subject>) {
     let challenges: LoginChallenges;
     let replays: LoginReplays;
     let written: Array<{ key: string; value: string; ttlMs: number }>;
+    let calls: CacheCall[];
+    let recordedCache: TtlCache;
     /** LoginChallenges' clock, moved with the cache's by {@link pass}. */
     let now = START;
     const keyring = parseKeyring(`test:${randomBytes(32).toString("base64")}`)!;
@@ -83,6 +107,8 @@ function loginStoresContract(name: string, open: () => Promise<Subject>) {
       subject = await open();
       const recorded = recording(subject.cache);
       written = recorded.written;
+      calls = recorded.calls;
+      recordedCache = recorded.cache;
       challenges = new LoginChallenges(recorded.cache, new KeyedHash(keyring, "login state"), STATE_TTL_MS, () => now);
       replays = new LoginReplays(recorded.cache, new TokenCipher(keyring), new KeyedHash(keyring, "login replay"));
     });
@@ -95,22 +121,41 @@ function loginStoresContract(name: string, open: () => Promise<Subject>) {
     }
 
     describe("LoginChallenges", () => {
-      it("issues a fresh 256-bit state and nonce, kept for the time to live under digests only", async () => {
-        const before = written.length;
+      /** Runs `act`, expecting it not to have called the cache at all. */
+      async function untouched<T>(act: () => Promise<T>): Promise<T> {
+        const before = calls.length;
+        const result = await act();
+        expect(calls.slice(before)).toEqual([]);
+        return result;
+      }
+
+      it("issues a fresh state and nonce that vouch for themselves, short enough for Truecaller's requestNonce", async () => {
         const first = await challenges.issue("truecaller");
         const second = await challenges.issue("truecaller");
 
         expect(first.state).toMatch(CHALLENGE_SHAPE);
         expect(first.nonce).toMatch(CHALLENGE_SHAPE);
+        expect(first.nonce.length).toBeLessThanOrEqual(MAX_REQUEST_NONCE_LENGTH);
         expect(new Set([first.state, first.nonce, second.state, second.nonce]).size).toBe(4);
         expect(first.expiresAt).toEqual(new Date(now + STATE_TTL_MS));
-        const entries = written.slice(before);
-        expect(entries).toHaveLength(4);
-        for (const { key, value, ttlMs } of entries) {
-          expect(key).toMatch(/^login-(state|nonce):[A-Za-z0-9_-]{43}$/);
-          expect(ttlMs).toBe(STATE_TTL_MS);
-          for (const secret of [first.state, second.state]) expect(`${key} ${value}`).not.toContain(secret);
-        }
+      });
+
+      it("keeps nothing for issued states: 100 of them do not touch the cache", async () => {
+        const keysBefore = await subject.keyCount?.();
+        const [callsBefore, writtenBefore] = [calls.length, written.length];
+        const issued = Array.from({ length: 100 }, (_, index) => challenges.issue(PROVIDER_IDS[index % PROVIDER_IDS.length]!));
+
+        expect(new Set(issued.flatMap(({ state, nonce }) => [state, nonce])).size).toBe(200);
+        expect(calls.slice(callsBefore)).toEqual([]);
+        expect(written.length).toBe(writtenBefore);
+        if (subject.keyCount) expect(await subject.keyCount()).toBe(keysBefore);
+      });
+
+      it("issues without asking the cache, and what it issued is usable later", async () => {
+        const issued = await untouched(async () => challenges.issue("oidc"));
+        expect(issued.state).toMatch(CHALLENGE_SHAPE);
+        expect(issued.expiresAt).toEqual(new Date(now + STATE_TTL_MS));
+        expect(await challenges.useState(issued.state, "oidc")).toMatchObject({ nonce: issued.nonce });
       });
 
       it("uses a state once, answering the nonce issued with it", async () => {
@@ -125,31 +170,88 @@ function loginStoresContract(name: string, open: () => Promise<Subject>) {
         expect(await challenges.useNonce(nonce, "truecaller")).toBeUndefined();
       });
 
+      it("marks a used login under a digest for the rest of its lifetime, one mark for its state and nonce", async () => {
+        const { state, nonce } = await challenges.issue("oidc");
+        await pass(10_000);
+        const before = written.length;
+        expect(await challenges.useState(state, "oidc")).toBeDefined();
+        expect(await challenges.useNonce(nonce, "oidc")).toBeUndefined();
+
+        const entries = written.slice(before);
+        expect(entries).toHaveLength(2);
+        const { key, value, ttlMs } = entries[0]!;
+        expect(key).toMatch(/^login-used:[A-Za-z0-9_-]{43}$/);
+        expect(entries[1]!.key).toBe(key);
+        expect(ttlMs).toBe(STATE_TTL_MS - 10_000);
+        for (const secret of [state, nonce]) expect(`${key} ${value}`).not.toContain(secret);
+      });
+
       it("gives one of many concurrent uses of a state its nonce", async () => {
         const { state, nonce } = await challenges.issue("wgtwo");
         const uses = await Promise.all(Array.from({ length: 10 }, () => challenges.useState(state, "wgtwo")));
         expect(uses.filter((use) => use !== undefined).map((use) => use.nonce)).toEqual([nonce]);
       });
 
-      it("refuses a state or nonce presented for another provider, and burns it", async () => {
-        const forOidc = await challenges.issue("oidc");
-        expect(await challenges.useState(forOidc.state, "truecaller")).toBeUndefined();
-        expect(await challenges.useState(forOidc.state, "oidc")).toBeUndefined();
-
-        const forTruecaller = await challenges.issue("truecaller");
-        expect(await challenges.useNonce(forTruecaller.nonce, "oidc")).toBeUndefined();
-        expect(await challenges.useNonce(forTruecaller.nonce, "truecaller")).toBeUndefined();
+      it("gives one of many concurrent uses of a login, by its state or by its nonce, the login", async () => {
+        const { state, nonce } = await challenges.issue("truecaller");
+        const uses = await Promise.all(
+          Array.from({ length: 12 }, (_, index) => (index % 2 === 0 ? challenges.useState(state, "truecaller") : challenges.useNonce(nonce, "truecaller"))),
+        );
+        expect(uses.filter((use) => use !== undefined).map((use) => use.nonce)).toEqual([nonce]);
       });
 
-      it("refuses what it never issued, and does not take a state for a nonce or a nonce for a state", async () => {
-        const unknown = randomBytes(32).toString("base64url");
-        expect(await challenges.useState(unknown, "truecaller")).toBeUndefined();
-        expect(await challenges.useNonce(unknown, "truecaller")).toBeUndefined();
+      it("refuses a state or nonce presented for another provider without asking the cache, and leaves it to its own", async () => {
+        const forOidc = await challenges.issue("oidc");
+        expect(await untouched(() => challenges.useState(forOidc.state, "truecaller"))).toBeUndefined();
+        expect(await untouched(() => challenges.useNonce(forOidc.nonce, "wgtwo"))).toBeUndefined();
+        expect(await challenges.useState(forOidc.state, "oidc")).toMatchObject({ nonce: forOidc.nonce });
+
+        const forTruecaller = await challenges.issue("truecaller");
+        expect(await untouched(() => challenges.useNonce(forTruecaller.nonce, "oidc"))).toBeUndefined();
+        expect(await untouched(() => challenges.useState(forTruecaller.state, "wgtwo"))).toBeUndefined();
+        expect(await challenges.useNonce(forTruecaller.nonce, "truecaller")).toMatchObject({ nonce: forTruecaller.nonce });
+      });
+
+      it("refuses what it never issued without asking the cache, and does not take a state for a nonce or a nonce for a state", async () => {
+        for (const unknown of [randomBytes(32).toString("base64url"), randomBytes(39).toString("base64url"), "", "not a state"]) {
+          expect(await untouched(() => challenges.useState(unknown, "truecaller"))).toBeUndefined();
+          expect(await untouched(() => challenges.useNonce(unknown, "truecaller"))).toBeUndefined();
+        }
 
         const { state, nonce } = await challenges.issue("truecaller");
-        expect(await challenges.useState(nonce, "truecaller")).toBeUndefined();
-        expect(await challenges.useNonce(state, "truecaller")).toBeUndefined();
+        expect(await untouched(() => challenges.useState(nonce, "truecaller"))).toBeUndefined();
+        expect(await untouched(() => challenges.useNonce(state, "truecaller"))).toBeUndefined();
         expect(await challenges.useState(state, "truecaller")).toMatchObject({ nonce });
+      });
+
+      it("refuses a state or nonce with any one character changed, or spelled otherwise, without asking the cache", async () => {
+        const { state, nonce } = await challenges.issue("wgtwo");
+        for (let index = 0; index < state.length; index += 1) {
+          expect(await untouched(() => challenges.useState(flipped(state, index), "wgtwo"))).toBeUndefined();
+          expect(await untouched(() => challenges.useNonce(flipped(nonce, index), "wgtwo"))).toBeUndefined();
+        }
+        // Spellings Node's base64url decoder reads as the same bytes.
+        const respellings = [`${state}=`, ` ${state}`, `${state}\n`, `${state.slice(0, 26)}.${state.slice(26)}`, state.replaceAll("-", "+").replaceAll("_", "/")];
+        for (const respelled of respellings.filter((spelling) => spelling !== state)) {
+          expect(await untouched(() => challenges.useState(respelled, "wgtwo"))).toBeUndefined();
+        }
+        expect(await challenges.useState(state, "wgtwo")).toMatchObject({ nonce });
+      });
+
+      it("refuses a state or nonce issued under another key without asking the cache", async () => {
+        const otherKeyring = parseKeyring(`test:${randomBytes(32).toString("base64")}`)!;
+        for (const hash of [new KeyedHash(otherKeyring, "login state"), new KeyedHash(keyring, "login replay")]) {
+          const foreign = await new LoginChallenges(recordedCache, hash, STATE_TTL_MS, () => now).issue("truecaller");
+          expect(await untouched(() => challenges.useState(foreign.state, "truecaller"))).toBeUndefined();
+          expect(await untouched(() => challenges.useNonce(foreign.nonce, "truecaller"))).toBeUndefined();
+        }
+      });
+
+      it("refuses an expired state or nonce without asking the cache", async () => {
+        const { state, nonce } = await challenges.issue("oidc");
+        await pass(STATE_TTL_MS);
+        expect(await untouched(() => challenges.useState(state, "oidc"))).toBeUndefined();
+        expect(await untouched(() => challenges.useNonce(nonce, "oidc"))).toBeUndefined();
       });
 
       it("burns the nonce when the state is used, and the state when the nonce is", async () => {
@@ -198,13 +300,20 @@ function loginStoresContract(name: string, open: () => Promise<Subject>) {
         expect(await challenges.useNonce(nonce, "truecaller")).toBeUndefined();
       });
 
+      it("gives back once per use: a second restore does not free a login another request has used since", async () => {
+        const { state } = await challenges.issue("oidc");
+        const first = await challenges.useState(state, "oidc");
+        await first!.restore();
+        expect(await challenges.useState(state, "oidc")).toBeDefined();
+        await first!.restore();
+        expect(await challenges.useState(state, "oidc")).toBeUndefined();
+      });
+
       it("gives nothing back once the lifetime is over", async () => {
         const { state } = await challenges.issue("wgtwo");
         const used = await challenges.useState(state, "wgtwo");
         await pass(STATE_TTL_MS + 100);
-        const before = written.length;
-        await used!.restore();
-        expect(written.length).toBe(before);
+        await untouched(() => used!.restore());
         expect(await challenges.useState(state, "wgtwo")).toBeUndefined();
       });
     });
@@ -347,6 +456,7 @@ loginStoresContract("Redis", async () => {
   const keys = async () => (await redis.keys(`${prefix}*`)).map((key) => key.slice(prefix.length));
   return {
     cache: createRedisCache(redis),
+    keyCount: async () => (await keys()).length,
     // Redis keeps real time; passing time is shortening what is left of each key's TTL.
     async elapse(ms) {
       for (const key of await keys()) {
