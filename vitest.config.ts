@@ -9,6 +9,12 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["reflect-metadata"],
+    // Most files wait on PostgreSQL, Redis and HTTP rather than compute: three at a time on two cores
+    // (vitest's default is one fewer than the cores, which here means one file at a time).
+    maxWorkers: 3,
+    // Files in one worker share the modules they import (ours keep no state at module level), which saves
+    // compiling the gateway once per file.
+    isolate: false,
     testTimeout: 20_000,
     hookTimeout: 30_000,
   },
