@@ -3,6 +3,7 @@
  * machine where absolute figures do not), the issue's targets with PASS/FAIL, a JSON record and an
  * SVG chart of throughput and p50/p99 per scenario.
  */
+import type { LoadResult } from "./load.js";
 import type { ScenarioId } from "./scenario-ids.js";
 import type { Target } from "./scenarios.js";
 import { TARGET_CONNECTIONS } from "./options.js";
@@ -16,7 +17,7 @@ const TARGET_SIZE_SMALL = 1_000;
 const TARGET_SIZE_LARGE = 1_000_000;
 const KB_PER_MB = 1024;
 
-export interface ScenarioResult {
+export interface ScenarioResult extends LoadResult {
   readonly id: ScenarioId;
   /** `id`, or `id@users` for the runs at further sizes. */
   readonly label: string;
@@ -26,14 +27,6 @@ export interface ScenarioResult {
   /** Users stored when it ran (seeded, before the logins of the run). */
   readonly users: number;
   readonly connections: number;
-  readonly seconds: number;
-  readonly okPerSecond: number;
-  readonly ok: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly reasons: Readonly<Record<string, number>>;
   /** Peak RSS of the process under load (the gateway; for the anchors, the anchor itself) during warm-up and run. */
   readonly peakRssMb: number | undefined;
   /** Peak RSS of the gateway in the same window (for the anchors: the idle gateway beside them). */
