@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
-import { trace, type Tracer } from "@opentelemetry/api";
+import type { Tracer } from "@opentelemetry/api";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
@@ -172,7 +172,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       database,
       cache,
       telemetry,
-      tracer: tracing?.tracer ?? trace.getTracer("phonegate"),
+      tracer: tracing?.tracer,
     });
     const pruning = runPeriodically(FIRST_SESSION_PRUNE_DELAY_MS, config.sessions.pruneIntervalSeconds * 1000, async () => {
       await sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed"));
@@ -273,7 +273,8 @@ interface Served {
   readonly database: Database;
   readonly cache: TtlCache;
   readonly telemetry: GatewayTelemetry;
-  readonly tracer: Tracer;
+  /** Absent when tracing is off: no span is started at all. */
+  readonly tracer: Tracer | undefined;
 }
 
 async function serve(
@@ -309,7 +310,7 @@ async function serve(
     // Decided by our config, not Apollo's reading of NODE_ENV.
     includeStacktraceInErrorResponses: !config.production,
     plugins: [
-      operationSpanNames(),
+      ...(tracer ? [operationSpanNames()] : []),
       // On stop: no new connections, idle ones closed, in-flight requests given SHUTDOWN_GRACE_MS (a login cut off
       // after its exchange is not lost: its retry, on any instance, resumes from the tokens kept in Redis).
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.shutdownGraceMs }),
@@ -347,7 +348,7 @@ async function serve(
   app.get("/metrics", async (_request, response) => {
     response.set("content-type", telemetry.registry.contentType).send(await telemetry.registry.metrics());
   });
-  app.use("/graphql", operationSpans(tracer), express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
+  app.use("/graphql", ...(tracer ? [operationSpans(tracer)] : []), express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
   app.use(requestErrorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,9 +1,9 @@
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * What the gateway measures on its hot paths: Prometheus metrics always, and
- * spans when tracing is on (otherwise the tracer is OpenTelemetry's no-op one).
+ * spans when tracing is on.
  * Every layer reports through this one interface, as it logs through the
  * logger; none of them imports prom-client or the tracing SDK.
  */
@@ -30,7 +30,7 @@ const ACTIVE_SESSIONS_MAX_AGE_MS = 30_000;
 /** Telemetry that records into its own registry (`/metrics` serves it), and the tracer's spans. */
 export class GatewayTelemetry implements Telemetry {
   readonly registry = new Registry();
-  private readonly tracer: Tracer;
+  private readonly tracer: Tracer | undefined;
   private readonly logins: Counter<"provider" | "outcome">;
   private readonly providerCalls: Histogram<"provider" | "endpoint" | "outcome">;
   private readonly databaseQueries: Histogram<"operation" | "outcome">;
@@ -38,8 +38,8 @@ export class GatewayTelemetry implements Telemetry {
   private readonly cacheLookups: Counter<"cache" | "result">;
   private readonly rateLimitRejections: Counter<"limit">;
 
-  /** `tracer` gets the spans; OpenTelemetry's no-op tracer when tracing is off. */
-  constructor(tracer: Tracer = trace.getTracer("phonegate")) {
+  /** `tracer` gets the spans; without one (tracing off) no span is even started: these calls are on the hot path. */
+  constructor(tracer?: Tracer) {
     this.tracer = tracer;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -99,21 +99,21 @@ export class GatewayTelemetry implements Telemetry {
   }
 
   providerCall<T>(labels: { provider: string; endpoint: string }, send: () => Promise<T>, outcomeOf: (result: T) => string): Promise<T> {
-    const attributes = { "phonegate.provider": labels.provider, "phonegate.provider.endpoint": labels.endpoint };
-    return this.timed(`${labels.provider} ${labels.endpoint}`, attributes, send, outcomeOf, (seconds, outcome) => {
+    const span = () => ({ name: `${labels.provider} ${labels.endpoint}`, attributes: { "phonegate.provider": labels.provider, "phonegate.provider.endpoint": labels.endpoint } });
+    return this.timed(span, send, outcomeOf, (seconds, outcome) => {
       this.providerCalls.observe({ ...labels, outcome }, seconds);
     });
   }
 
   databaseQuery<T>(statement: string, run: () => Promise<T>): Promise<T> {
     const operation = operationOf(statement);
-    const attributes = { "db.system.name": "postgresql", "db.operation.name": operation, "db.query.text": statement };
-    return this.timed(`db ${operation}`, attributes, run, undefined, (seconds, outcome) => this.databaseQueries.observe({ operation, outcome }, seconds));
+    const span = () => ({ name: `db ${operation}`, attributes: { "db.system.name": "postgresql", "db.operation.name": operation, "db.query.text": statement } });
+    return this.timed(span, run, undefined, (seconds, outcome) => this.databaseQueries.observe({ operation, outcome }, seconds));
   }
 
   redisCommand<T>(command: string, run: () => Promise<T>): Promise<T> {
-    const attributes = { "db.system.name": "redis", "db.operation.name": command };
-    return this.timed(`redis ${command}`, attributes, run, undefined, (seconds, outcome) => this.redisCommands.observe({ command, outcome }, seconds));
+    const span = () => ({ name: `redis ${command}`, attributes: { "db.system.name": "redis", "db.operation.name": command } });
+    return this.timed(span, run, undefined, (seconds, outcome) => this.redisCommands.observe({ command, outcome }, seconds));
   }
 
   login(provider: string, outcome: string): void {
@@ -129,34 +129,36 @@ export class GatewayTelemetry implements Telemetry {
   }
 
   /**
-   * Runs `work` in a client span under the active one and records its
-   * duration with its outcome: `outcomeOf` the result, or "error" when it
-   * threw (the span then records the error's name only: messages may carry values).
+   * Runs `work` — in a client span under the active one when tracing is on —
+   * and records its duration with its outcome: `outcomeOf` the result, or
+   * "error" when it threw (a span records the error's name only: messages may carry values).
    */
   private timed<T>(
-    name: string,
-    attributes: Attributes,
+    describe: () => { name: string; attributes: Attributes },
     work: () => Promise<T>,
     outcomeOf: ((result: T) => string) | undefined,
     record: (seconds: number, outcome: string) => void,
   ): Promise<T> {
-    return this.tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const measured = async (span?: Span): Promise<T> => {
       const started = performance.now();
       const elapsed = () => (performance.now() - started) / 1000;
       try {
         const result = await work();
         const outcome = outcomeOf?.(result) ?? "ok";
         record(elapsed(), outcome);
-        span.setAttribute("phonegate.outcome", outcome);
+        span?.setAttribute("phonegate.outcome", outcome);
         return result;
       } catch (error) {
         record(elapsed(), "error");
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
         throw error;
       } finally {
-        span.end();
+        span?.end();
       }
-    });
+    };
+    if (!this.tracer) return measured();
+    const { name, attributes } = describe();
+    return this.tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, measured);
   }
 }
 
