@@ -246,7 +246,11 @@ export class LoginService {
     const outcome = !admitted.allowed
       ? ({ kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds } satisfies LoginOutcome)
       : await attempt().catch((error: unknown): LoginOutcome => {
-          if (!isDatabaseUnavailable(error)) throw error;
+          if (!isDatabaseUnavailable(error)) {
+            // A bug: the client gets a masked error, and the metrics must still see the attempt.
+            this.deps.telemetry.login(provider, "INTERNAL_SERVER_ERROR");
+            throw error;
+          }
           this.deps.logger.error({ provider, error: errorSummary(error) }, "database unavailable during login");
           return { kind: "ServiceUnavailable", retryAfterSeconds: DATABASE_RETRY_AFTER_S };
         });

@@ -19,6 +19,8 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
     connectTimeout: CONNECT_TIMEOUT_MS,
     commandTimeout: COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
+    // CLIENT SETINFO (ioredis' handshake) fails on Redis before 7.2: an error on every connect, for nothing.
+    disableClientInfo: true,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
   });
   // Log transitions, not every reconnect attempt; the message carries host and port, never the URL's password.
@@ -35,9 +37,14 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
   });
   // Every command (the cache's, the rate limiter's, ioredis' own) in a span, timed. ioredis' callers wait for
   // `command.promise`, not for what sendCommand returns, so that is observed on the side and returned unchanged.
+  // A command sent again (offline queue flushed, resent after a reconnect) is observed once.
   const sendCommand = redis.sendCommand.bind(redis);
+  const observed = new WeakSet<object>();
   redis.sendCommand = (command, stream) => {
-    telemetry.redisCommand(command.name, () => command.promise).catch(() => {});
+    if (!observed.has(command)) {
+      observed.add(command);
+      telemetry.redisCommand(command.name, () => command.promise).catch(() => {});
+    }
     return sendCommand(command, stream);
   };
   try {

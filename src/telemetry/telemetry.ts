@@ -26,6 +26,8 @@ export interface Telemetry {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** The active-sessions count is a table scan: at most one per this many milliseconds, whatever the scrape rate. */
 const ACTIVE_SESSIONS_MAX_AGE_MS = 30_000;
+/** How long a scrape waits for a running count before answering with the last one. */
+const ACTIVE_SESSIONS_SCRAPE_WAIT_MS = 1_000;
 
 /** Telemetry that records into its own registry (`/metrics` serves it), and the tracer's spans. */
 export class GatewayTelemetry implements Telemetry {
@@ -72,7 +74,7 @@ export class GatewayTelemetry implements Telemetry {
     });
     this.cacheLookups = new Counter({
       name: "phonegate_cache_lookups_total",
-      help: "Lookups in the gateway's caches (provider tokens, login replays, provider documents) by result.",
+      help: "Lookups in the gateway's caches (provider tokens, login replays) by result.",
       labelNames: ["cache", "result"],
       registers,
     });
@@ -84,16 +86,46 @@ export class GatewayTelemetry implements Telemetry {
     });
   }
 
-  /** Adds the active-sessions gauge, counted by `count` on scrape, at most every 30 s (it is a table scan). */
+  /**
+   * Adds the active-sessions gauge, counted by `count` (a table scan) at most
+   * every 30 s, one count at a time, whatever the scrape rate. A scrape waits
+   * at most a second for it and never fails because of it: with the database
+   * slow or away the last count stands (its age in the `_counted_at` gauge),
+   * and every other metric still answers — that is when they are needed.
+   */
   countActiveSessionsWith(count: () => Promise<number>): void {
-    let cached: { value: number; readAt: number } | undefined;
+    let last: { value: number; countedAt: number } | undefined;
+    let triedAt = 0;
+    let counting: Promise<void> | undefined;
+    const refresh = () => {
+      if (counting || Date.now() - triedAt < ACTIVE_SESSIONS_MAX_AGE_MS) return counting;
+      triedAt = Date.now();
+      counting = count()
+        .then((value) => {
+          last = { value, countedAt: Date.now() };
+        })
+        .catch(() => {})
+        .finally(() => {
+          counting = undefined;
+        });
+      return counting;
+    };
+    const registers = [this.registry];
     new Gauge({
       name: "phonegate_active_sessions",
-      help: "Sessions neither revoked nor expired (counted at most every 30 s).",
-      registers: [this.registry],
+      help: "Sessions neither revoked nor expired (counted at most every 30 s; see _counted_at).",
+      registers,
       async collect() {
-        if (!cached || Date.now() - cached.readAt > ACTIVE_SESSIONS_MAX_AGE_MS) cached = { value: await count(), readAt: Date.now() };
-        this.set(cached.value);
+        await waitAtMost(ACTIVE_SESSIONS_SCRAPE_WAIT_MS, refresh());
+        if (last) this.set(last.value);
+      },
+    });
+    new Gauge({
+      name: "phonegate_active_sessions_counted_at_seconds",
+      help: "When phonegate_active_sessions was last counted (Unix time).",
+      registers,
+      collect() {
+        if (last) this.set(last.countedAt / 1000);
       },
     });
   }
@@ -176,4 +208,12 @@ export const UNOBSERVED: Telemetry = {
 function operationOf(statement: string): string {
   const keyword = /^\s*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase();
   return keyword ?? "OTHER";
+}
+
+/** Resolves when `work` settles or after `ms`, whichever comes first (never rejects). */
+async function waitAtMost(ms: number, work: Promise<unknown> | undefined): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -4,6 +4,9 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 
+/** How long stopping waits for the last spans to reach the collector. */
+const SHUTDOWN_FLUSH_MS = 2_000;
+
 export interface TracingSettings {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's OTLP/HTTP base URL; spans go to `{endpoint}/v1/traces`. */
   readonly endpoint: string;
@@ -29,7 +32,15 @@ export function startTracing(settings: TracingSettings): Tracing {
     // Headers (OTEL_EXPORTER_OTLP_HEADERS) and the like are read by the exporter from the environment, as documented by OpenTelemetry.
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${settings.endpoint.replace(/\/+$/, "")}/v1/traces` }))],
   });
-  return { tracer: provider.getTracer("phonegate"), shutdown: () => provider.shutdown() };
+  return {
+    tracer: provider.getTracer("phonegate"),
+    // A collector that is away would hold the stop for the exporter's 10 s timeout; the spans still buffered then are lost.
+    shutdown: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([provider.shutdown().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS)))]);
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** Registers the AsyncLocalStorage context manager unless one is registered already. */
