@@ -25,11 +25,14 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
   });
   // Log transitions, not every reconnect attempt; the message carries host and port, never the URL's password.
   let reachable = true;
-  redis.on("error", (error: NodeJS.ErrnoException) => {
+  const lost = (error: { name: string; message: string }) => {
     if (!reachable) return;
     reachable = false;
-    logger.warn({ error: errorSummary(error) }, "redis unreachable");
-  });
+    logger.warn({ error }, "redis unreachable");
+  };
+  redis.on("error", (error: NodeJS.ErrnoException) => lost(errorSummary(error)));
+  // A connection that closes without an error (a proxy or a failover dropping it) only says so by reconnecting.
+  redis.on("reconnecting", () => lost({ name: "ConnectionClosed", message: "connection closed; reconnecting" }));
   redis.on("ready", () => {
     if (reachable) return;
     reachable = true;
