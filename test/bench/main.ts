@@ -16,7 +16,7 @@ import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { gatewayEnvironmentFor } from "../../src/emulator/emulators.js";
 import { freePort, readRssKb, ROOT, RssSampler, startGateway, startTsChild, type Child } from "./children.js";
 import { EmulatorControl } from "./emulator-control.js";
-import { Meter, runLoad, stopCurrentLoad, type MeterWindow } from "./load.js";
+import { Meter, runLoad, stopCurrentLoad, type LoadSpec, type MeterWindow } from "./load.js";
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from "./options.js";
 import { chartSvg, formatReport, kbToMb, ms, rate, ratios, rssSvg, summarizeLog, table, targetChecks, type ScenarioResult } from "./report.js";
 import { SIZED_SCENARIOS } from "./scenario-ids.js";
@@ -222,6 +222,22 @@ function rigFor(system: System, options: BenchOptions, storedUsers: number, fres
   };
 }
 
+/**
+ * An unmeasured run of `seconds` (none when 0), its code pool topped up first; resolves the rate it reached, from
+ * which the measured run's codes are counted.
+ */
+async function warmUp(scenario: Scenario, spec: Omit<LoadSpec, "requests" | "durationSeconds">, seconds: number): Promise<number> {
+  if (seconds <= 0) return WARMUP_CODES_PER_S;
+  await scenario.pool?.topUp(Math.ceil(seconds * WARMUP_CODES_PER_S));
+  await scenario.beforeRun?.();
+  const meter = new Meter();
+  const warm = await runLoad({ ...spec, durationSeconds: seconds, requests: scenario.requests(meter) }, meter);
+  meter.destroy();
+  await settle(warm.p99Ms);
+  checkAborted();
+  return (warm.ok + warm.errors) / warm.seconds;
+}
+
 /** Warm-up (unmeasured), then the measured run; the code pool is topped up before each. */
 async function runScenario(scenario: Scenario, system: System, options: BenchOptions, users: number, label: string): Promise<ScenarioResult> {
   const duration = options.durationSeconds;
@@ -237,17 +253,7 @@ async function runScenario(scenario: Scenario, system: System, options: BenchOpt
   const logLinesBefore = system.gateway.lineCount();
   const spec = { url: system.urls[scenario.target], connections: options.connections, durationSeconds: duration };
 
-  let unitsPerSecond = WARMUP_CODES_PER_S;
-  if (options.warmupSeconds > 0) {
-    await scenario.pool?.topUp(Math.ceil(options.warmupSeconds * WARMUP_CODES_PER_S));
-    await scenario.beforeRun?.();
-    const warmMeter = new Meter();
-    const warm = await runLoad({ ...spec, durationSeconds: options.warmupSeconds, requests: scenario.requests(warmMeter) }, warmMeter);
-    warmMeter.destroy();
-    unitsPerSecond = (warm.ok + warm.errors) / warm.seconds;
-    await settle(warm.p99Ms);
-    checkAborted();
-  }
+  const unitsPerSecond = await warmUp(scenario, spec, options.warmupSeconds);
   await scenario.beforeRun?.();
   await scenario.pool?.topUp(Math.ceil(Math.max(unitsPerSecond * CODE_HEADROOM, CODE_FLOOR_PER_S) * duration) + CODE_MARGIN);
   scenario.pool?.resetCounters();
@@ -346,16 +352,7 @@ async function runSoak(options: BenchOptions, minutes: number): Promise<void> {
   console.log(`→ soak: ${scenario.title} for ${minutes} min (${options.connections} connections), RSS every second`);
   await system.control.reset();
 
-  let unitsPerSecond = WARMUP_CODES_PER_S;
-  if (options.warmupSeconds > 0) {
-    await pool.topUp(Math.ceil(options.warmupSeconds * WARMUP_CODES_PER_S));
-    const warmMeter = new Meter();
-    const warm = await runLoad({ ...spec, durationSeconds: options.warmupSeconds, requests: scenario.requests(warmMeter) }, warmMeter);
-    warmMeter.destroy();
-    unitsPerSecond = (warm.ok + warm.errors) / warm.seconds;
-    await settle(warm.p99Ms);
-    checkAborted();
-  }
+  const unitsPerSecond = await warmUp(scenario, spec, options.warmupSeconds);
   // A minute's codes up front; the pool refills itself in the background after that (the soak judges memory, not latency).
   await pool.topUp(Math.ceil(Math.max(unitsPerSecond * CODE_HEADROOM, CODE_FLOOR_PER_S) * Math.min(durationSeconds, 60)) + CODE_MARGIN);
   pool.resetCounters();

@@ -259,13 +259,7 @@ export function chartSvg(results: readonly ScenarioResult[], caption: string): s
     y += 6;
   }
   const height = y + 10;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${SVG_WIDTH}" height="${height}" viewBox="0 0 ${SVG_WIDTH} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...parts,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(height, parts);
 }
 
 /** A line chart of RSS samples (the soak). */
@@ -296,13 +290,7 @@ export function rssSvg(samples: ReadonlyArray<{ atMs: number; rssKb: number }>, 
         text(x(mark.atMs) + 4, top + 12, mark.label, 11),
     ),
   ];
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${SVG_WIDTH}" height="${height}" viewBox="0 0 ${SVG_WIDTH} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...parts,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(height, parts);
 }
 
 function finite(value: number): number {
@@ -316,4 +304,15 @@ function rect(x: number, y: number, width: number, height: number, fill: string)
 function text(x: number, y: number, content: string, size: number, weight = "normal", anchor = "start"): string {
   const escaped = content.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" font-weight="${weight}" text-anchor="${anchor}">${escaped}</text>`;
+}
+
+/** A white SVG page of the charts' width holding `parts`. */
+function svgDocument(height: number, parts: readonly string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${SVG_WIDTH}" height="${height}" viewBox="0 0 ${SVG_WIDTH} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...parts,
+    "</svg>",
+    "",
+  ].join("\n");
 }

@@ -67,3 +67,15 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     },
   };
 }
+
+/** Starts two gateway processes with `env`; when one fails to start, stops the other before rethrowing. */
+export async function startTwoGatewayProcesses(env: Record<string, string>): Promise<[GatewayProcess, GatewayProcess]> {
+  const started = await Promise.allSettled([startGatewayProcess(env), startGatewayProcess(env)]);
+  const running = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    await Promise.all(running.map((gateway) => gateway.stop()));
+    throw failed.reason;
+  }
+  return running as [GatewayProcess, GatewayProcess];
+}

@@ -1,7 +1,8 @@
-import { randomInt, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOGIN_RESULT_FIELDS, startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { freshIndianNumber } from "../helpers/fixtures.js";
 
 const ME = /* GraphQL */ `
   query Me {
@@ -39,10 +40,6 @@ function links(identities: ReadonlyArray<{ provider: string; linkedAt: string }>
   return identities.map(({ provider, linkedAt }) => ({ provider, linkedAt }));
 }
 
-/** A fresh Indian mobile: digits with the country prefix, no plus ("919xxxxxxxxx"), as Truecaller sends it. */
-function freshIndianNumber(): string {
-  return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
-}
 
 describe("account linking: one user per verified phone number", () => {
   let t: TestGateway;

@@ -8,7 +8,7 @@
  * code once. The figures are printed on one line (logins, seconds, logins/s, p50, p99).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process.js";
+import { startTwoGatewayProcesses, type GatewayProcess } from "../helpers/gateway-process.js";
 import { startTestGateway, VERIFY_MUTATION, type GraphqlResponse, type TestGateway } from "../helpers/test-gateway.js";
 
 /**
@@ -50,18 +50,6 @@ function phoneDigits(index: number): string {
   return `9198${String(index).padStart(8, "0")}`;
 }
 
-/** Starts two gateway processes with `env`; when one fails to start, stops the other before rethrowing. */
-async function startTwoProcesses(env: Record<string, string>): Promise<GatewayProcess[]> {
-  const started = await Promise.allSettled([startGatewayProcess(env), startGatewayProcess(env)]);
-  const running = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) {
-    await Promise.all(running.map((gateway) => gateway.stop()));
-    throw failed.reason;
-  }
-  return running;
-}
-
 /** The value at quantile `q` of ascending `sorted` (nearest rank). */
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
@@ -74,7 +62,7 @@ describe("load: two gateway processes on one database and Redis", () => {
     t = await startTestGateway();
     // Info, not the test gateway's debug: the helper keeps every line, and debug doubles them.
     const env = { ...t.env, LOG_LEVEL: "info" };
-    processes = await startTwoProcesses(env);
+    processes = await startTwoGatewayProcesses(env);
   });
   afterAll(async () => {
     await Promise.all(processes.map((gateway) => gateway.stop()));

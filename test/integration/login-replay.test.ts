@@ -5,7 +5,7 @@
  * used once, for their provider, within LOGIN_STATE_TTL_S. The emulators count provider requests; Redis
  * is read directly to see what is kept there. Requests are held with emulator faults, never with sleeps.
  */
-import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";
@@ -24,6 +24,7 @@ import {
   VERIFY_PHONE_LOGIN_MUTATION,
   type TestGateway,
 } from "../helpers/test-gateway.js";
+import { freshIndianNumber, otherVerifier, succeeded as asLoginSuccess } from "../helpers/fixtures.js";
 
 /** Both lifetimes at their minimum, so the TTL assertions tell them from the 600 s defaults. */
 const REPLAY_TTL_S = 30;
@@ -91,19 +92,8 @@ function signedProfileLogin(baseUrl: string, input: { payload: string; signature
   );
 }
 
-function succeeded(result: Result): Success {
-  expect(result).toMatchObject({ __typename: "LoginSuccess" });
-  return result as unknown as Success;
-}
 
-/** A PKCE verifier the emulator did not generate (43 unreserved characters). */
-function otherVerifier(): string {
-  return randomBytes(32).toString("base64url");
-}
 
-function freshIndianNumber(): string {
-  return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
-}
 
 /** Another gateway on the same database, Redis key space and emulators as `t`, with `env` changed. */
 function startInstance(t: TestGateway, env: Record<string, string> = {}): Promise<Gateway> {
@@ -168,8 +158,8 @@ describe("code logins are idempotent and bound to their request", () => {
   describe("replays", () => {
     it("answers the same (code, verifier) twice with the same user and two sessions, asking the provider once", async () => {
       const { code, verifier } = mintTruecaller();
-      const first = succeeded(await t.verify(code, verifier));
-      const second = succeeded(await t.verify(code, verifier));
+      const first = asLoginSuccess<Success>(await t.verify(code, verifier));
+      const second = asLoginSuccess<Success>(await t.verify(code, verifier));
 
       expect(second.user.id).toBe(first.user.id);
       expect([first.isNewUser, second.isNewUser]).toEqual([true, false]);
@@ -187,7 +177,7 @@ describe("code logins are idempotent and bound to their request", () => {
       // found the tokens kept while the first request was still reading the profile each read it again.
       t.emulator.injectFault({ endpoint: "token", delayMs: HOLD_MS });
       t.emulator.injectFault({ endpoint: "userinfo", delayMs: HOLD_MS });
-      const results = (await Promise.all(Array.from({ length: 8 }, () => t.verify(code, verifier)))).map(succeeded);
+      const results = (await Promise.all(Array.from({ length: 8 }, () => t.verify(code, verifier)))).map((result) => asLoginSuccess<Success>(result));
 
       expect(new Set(results.map((result) => result.user.id)).size).toBe(1);
       expect(results.filter((result) => result.isNewUser)).toHaveLength(1);
@@ -203,7 +193,7 @@ describe("code logins are idempotent and bound to their request", () => {
         t.emulator.injectFault({ endpoint: "token", delayMs: HOLD_MS });
         t.emulator.injectFault({ endpoint: "userinfo", delayMs: HOLD_MS });
         const urls = [t.gateway.url, other.url, t.gateway.url, other.url, t.gateway.url, other.url];
-        const results = (await Promise.all(urls.map((url) => verifyTruecaller(url, code, verifier)))).map(succeeded);
+        const results = (await Promise.all(urls.map((url) => verifyTruecaller(url, code, verifier)))).map((result) => asLoginSuccess<Success>(result));
 
         expect(new Set(results.map((result) => result.user.id)).size).toBe(1);
         expect(t.emulator.requestCount("token")).toBe(1);
@@ -215,7 +205,7 @@ describe("code logins are idempotent and bound to their request", () => {
 
     it("refuses the code with another verifier or another state as INVALID_CODE, without asking the provider", async () => {
       const { code, verifier } = mintTruecaller();
-      succeeded(await t.verify(code, verifier));
+      asLoginSuccess<Success>(await t.verify(code, verifier));
 
       expect(await t.verify(code, otherVerifier())).toMatchObject({ __typename: "InvalidCodeError", code: "INVALID_CODE" });
       // A state this gateway issued and nobody used: the code is refused for the difference, not the state.
@@ -223,14 +213,14 @@ describe("code logins are idempotent and bound to their request", () => {
       expect(await verifyTruecaller(t.gateway.url, code, verifier, state)).toMatchObject({ code: "INVALID_CODE" });
       expect(t.emulator.requestCount("token")).toBe(1);
       // The refusals did not spoil the real retry.
-      succeeded(await t.verify(code, verifier));
+      asLoginSuccess<Success>(await t.verify(code, verifier));
       expect(t.emulator.requestCount("token")).toBe(1);
     });
 
     it("refuses an OIDC code with another redirect URI, nonce or none as INVALID_CODE, without asking the provider", async () => {
       const minted = t.oidc.mintCode({ nonce: "nonce-one" });
       const input = { provider: "OIDC" as const, code: minted.code, verifier: minted.codeVerifier!, nonce: "nonce-one" };
-      const first = succeeded(await verifyPhoneLogin(t.gateway.url, input));
+      const first = asLoginSuccess<Success>(await verifyPhoneLogin(t.gateway.url, input));
       const tokenRequests = t.oidc.requestCount("token");
 
       for (const changed of [
@@ -242,7 +232,7 @@ describe("code logins are idempotent and bound to their request", () => {
         expect(await verifyPhoneLogin(t.gateway.url, changed)).toMatchObject({ code: "INVALID_CODE" });
       }
       expect(t.oidc.requestCount("token")).toBe(tokenRequests);
-      expect(succeeded(await verifyPhoneLogin(t.gateway.url, input)).user.id).toBe(first.user.id);
+      expect(asLoginSuccess<Success>(await verifyPhoneLogin(t.gateway.url, input)).user.id).toBe(first.user.id);
       expect(t.oidc.requestCount("token")).toBe(tokenRequests);
     });
 
@@ -252,7 +242,7 @@ describe("code logins are idempotent and bound to their request", () => {
       expect(await t.verify(code, verifier)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
       expect(t.emulator.requestCount("token")).toBe(3);
 
-      succeeded(await t.verify(code, verifier));
+      asLoginSuccess<Success>(await t.verify(code, verifier));
       expect(t.emulator.requestCount("token")).toBe(4);
     });
 
@@ -262,7 +252,7 @@ describe("code logins are idempotent and bound to their request", () => {
       expect(await t.verify(code, verifier)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
       expect(t.emulator.requestCount("token")).toBe(1);
 
-      succeeded(await t.verify(code, verifier));
+      asLoginSuccess<Success>(await t.verify(code, verifier));
       expect(t.emulator.requestCount("token")).toBe(1);
       expect(t.emulator.requestCount("userinfo")).toBe(4);
     });
@@ -271,7 +261,7 @@ describe("code logins are idempotent and bound to their request", () => {
       const { code, verifier } = mintTruecaller();
       t.emulator.injectFault({ endpoint: "token", delayMs: HOLD_MS });
       const [genuine, stolen] = await Promise.all([t.verify(code, verifier), t.verify(code, otherVerifier())]);
-      succeeded(genuine);
+      asLoginSuccess<Success>(genuine);
       expect(stolen).toMatchObject({ code: "INVALID_CODE" });
       expect(t.emulator.requestCount("token")).toBe(1);
     });
@@ -279,7 +269,7 @@ describe("code logins are idempotent and bound to their request", () => {
     it("never answers a code without PKCE verifier twice (nothing secret binds a retry to it)", async () => {
       const minted = t.wgtwo.mintCode({ pkce: false });
       const tokenRequests = t.wgtwo.requestCount("token");
-      succeeded(await verifyPhoneLogin(t.gateway.url, { provider: "WGTWO", code: minted.code }));
+      asLoginSuccess<Success>(await verifyPhoneLogin(t.gateway.url, { provider: "WGTWO", code: minted.code }));
       expect(await verifyPhoneLogin(t.gateway.url, { provider: "WGTWO", code: minted.code })).toMatchObject({ code: "INVALID_CODE" });
       expect(t.wgtwo.requestCount("token")).toBe(tokenRequests + 1);
     });
@@ -294,7 +284,7 @@ describe("code logins are idempotent and bound to their request", () => {
 
     it("keeps codes in Redis only as keyed hashes, with the provider's answer sealed", async () => {
       const { code, verifier } = mintTruecaller();
-      const success = succeeded(await t.verify(code, verifier));
+      const success = asLoginSuccess<Success>(await t.verify(code, verifier));
 
       const contents = await redisContents(t);
       const replays = [...contents].filter(([key]) => key.startsWith("login-replay:"));
@@ -315,7 +305,7 @@ describe("code logins are idempotent and bound to their request", () => {
     it("keeps a verified code for LOGIN_REPLAY_TTL_S", async () => {
       const before = new Set(await keysLike(t, "login-replay"));
       const { code, verifier } = mintTruecaller();
-      succeeded(await t.verify(code, verifier));
+      asLoginSuccess<Success>(await t.verify(code, verifier));
       const added = (await keysLike(t, "login-replay")).filter((key) => !before.has(key));
 
       expect(added).toHaveLength(1);
@@ -345,7 +335,7 @@ describe("code logins are idempotent and bound to their request", () => {
     it("logs in with an issued state once: the same state with another code is INVALID_STATE without a provider call", async () => {
       const { state } = await startLogin(t.gateway.url, "TRUECALLER");
       const first = mintTruecaller();
-      succeeded(await verifyTruecaller(t.gateway.url, first.code, first.verifier, state));
+      asLoginSuccess<Success>(await verifyTruecaller(t.gateway.url, first.code, first.verifier, state));
       expect(t.emulator.requestCount("token")).toBe(1);
 
       const second = mintTruecaller();
@@ -379,7 +369,7 @@ describe("code logins are idempotent and bound to their request", () => {
     it("makes an OIDC ID token carry the nonce issued with the state, whatever the app sends", async () => {
       const issued = await startLogin(t.gateway.url, "OIDC");
       const good = t.oidc.mintCode({ nonce: issued.nonce });
-      succeeded(await verifyPhoneLogin(t.gateway.url, { provider: "OIDC", code: good.code, verifier: good.codeVerifier!, state: issued.state }));
+      asLoginSuccess<Success>(await verifyPhoneLogin(t.gateway.url, { provider: "OIDC", code: good.code, verifier: good.codeVerifier!, state: issued.state }));
 
       // The ID token names a nonce the app chose: the issued one is checked, not the app's (absent) one.
       const other = await startLogin(t.gateway.url, "OIDC");
@@ -426,9 +416,9 @@ describe("code logins are idempotent and bound to their request", () => {
         expect(t.emulator.requestCount("token")).toBe(0);
 
         const { state } = await startLogin(required.url, "TRUECALLER");
-        const first = succeeded(await verifyTruecaller(required.url, code, verifier, state));
+        const first = asLoginSuccess<Success>(await verifyTruecaller(required.url, code, verifier, state));
         // The retry presents the state its first try used up: the kept exchange answers it.
-        const retry = succeeded(await verifyTruecaller(required.url, code, verifier, state));
+        const retry = asLoginSuccess<Success>(await verifyTruecaller(required.url, code, verifier, state));
         expect(retry.user.id).toBe(first.user.id);
         expect(t.emulator.requestCount("token")).toBe(1);
       });
@@ -441,13 +431,13 @@ describe("code logins are idempotent and bound to their request", () => {
         t.emulator.injectFault({ endpoint: "token", error: "temporarily_unavailable", retryAfterSeconds: 0, times: 3 });
         expect(await verifyTruecaller(required.url, code, verifier, state)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
 
-        succeeded(await verifyTruecaller(required.url, code, verifier, state));
+        asLoginSuccess<Success>(await verifyTruecaller(required.url, code, verifier, state));
         expect(t.emulator.requestCount("token")).toBe(4);
       });
 
       it("takes a signed profile only with a requestNonce issued by startLogin, once", async () => {
         const { nonce } = await startLogin(required.url, "TRUECALLER");
-        succeeded(await signedProfileLogin(required.url, signProfile(nonce)));
+        asLoginSuccess<Success>(await signedProfileLogin(required.url, signProfile(nonce)));
         // Used up: a fresh payload signed for the same nonce is refused.
         expect(await signedProfileLogin(required.url, signProfile(nonce))).toMatchObject({ code: "INVALID_STATE" });
 
@@ -513,7 +503,7 @@ describe("code logins while the database is down", () => {
     const minted = t.emulator.mintCode();
     await postGraphql(t.gateway.url, VERIFY_MUTATION, { code: minted.code, verifier: minted.codeVerifier });
     await afterRecovery({}, async (baseUrl) => {
-      const { user, session } = succeeded(await verifyTruecaller(baseUrl, minted.code, minted.codeVerifier!));
+      const { user, session } = asLoginSuccess<Success>(await verifyTruecaller(baseUrl, minted.code, minted.codeVerifier!));
       const refreshed = await postGraphql<{ refreshProfile: Result }>(baseUrl, REFRESH_PROFILE, { provider: "TRUECALLER" }, {
         authorization: `Bearer ${session.accessToken}`,
       });

@@ -1,9 +1,9 @@
-import { randomInt } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { startGateway } from "../../src/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { postGraphql, START_LOGIN_MUTATION, startTestGateway, TEST_REDIS_URL, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
+import { freshIndianNumber } from "../helpers/fixtures.js";
 
 /** Abuse limits over real HTTP, counted in Redis (or, with Redis away, in each instance's memory). */
 describe("login rate limits", () => {
@@ -18,10 +18,6 @@ describe("login rate limits", () => {
   async function verifyAt(baseUrl: string, code: string, verifier: string, headers: Record<string, string> = {}) {
     const body = await postGraphql<{ verifyTruecaller: Record<string, unknown> }>(baseUrl, VERIFY_MUTATION, { code, verifier }, headers);
     return body.data!.verifyTruecaller;
-  }
-
-  function freshNumber(): string {
-    return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
   }
 
   it("refuses a client's attempts over LOGIN_RATE_PER_IP with an honest retryAfterSeconds, before any provider call", async () => {
@@ -70,13 +66,13 @@ describe("login rate limits", () => {
 
   it("refuses a number's logins over LOGIN_RATE_PER_NUMBER without storing anything", async () => {
     t = await startTestGateway({ env: { LOGIN_RATE_PER_NUMBER: "2", LOGIN_RATE_PER_NUMBER_WINDOW_S: "3600" } });
-    const phone = freshNumber();
+    const phone = freshIndianNumber();
     const profile = { sub: "rate-limited-sub", phone_number: phone };
     expect(await t.login({ profile })).toMatchObject({ __typename: "LoginSuccess" });
     expect(await t.login({ profile })).toMatchObject({ __typename: "LoginSuccess" });
     expect(await t.login({ profile })).toMatchObject({ __typename: "RateLimitedError", code: "RATE_LIMITED" });
     // Other numbers log in as usual.
-    expect(await t.login({ profile: { phone_number: freshNumber() } })).toMatchObject({ __typename: "LoginSuccess" });
+    expect(await t.login({ profile: { phone_number: freshIndianNumber() } })).toMatchObject({ __typename: "LoginSuccess" });
   });
 
   it("stops a client after LOGIN_FAILURES_PER_IP wrong codes, even with a good one, while other clients go on", async () => {

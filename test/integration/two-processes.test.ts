@@ -5,11 +5,12 @@
  * gateway of the test gateway only provides the database, key space and emulators; the processes get its
  * environment. Duplicates are made to overlap with emulator delays, never with sleeps.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process.js";
+import { startTwoGatewayProcesses, type GatewayProcess } from "../helpers/gateway-process.js";
 import { postGraphql, startTestGateway, VERIFY_MUTATION, type GraphqlResponse, type TestGateway } from "../helpers/test-gateway.js";
+import { freshIndianNumber, otherVerifier, succeeded as asLoginSuccess } from "../helpers/fixtures.js";
 
 /** How long the emulator holds the token and userinfo requests, so that duplicates sent together overlap them. */
 const HOLD_MS = 400;
@@ -39,31 +40,9 @@ async function verifyAt(gateway: GatewayProcess, code: string, verifier: string,
   return body.data.verifyTruecaller;
 }
 
-function succeeded(result: Result): Success {
-  expect(result).toMatchObject({ __typename: "LoginSuccess" });
-  return result as unknown as Success;
-}
 
-/** A PKCE verifier the emulator did not generate (43 unreserved characters). */
-function otherVerifier(): string {
-  return randomBytes(32).toString("base64url");
-}
 
-function freshIndianNumber(): string {
-  return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
-}
 
-/** Starts two gateway processes with `env`; when one fails to start, stops the other before rethrowing. */
-async function startTwoProcesses(env: Record<string, string>): Promise<[GatewayProcess, GatewayProcess]> {
-  const started = await Promise.allSettled([startGatewayProcess(env), startGatewayProcess(env)]);
-  const running = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) {
-    await Promise.all(running.map((gateway) => gateway.stop()));
-    throw failed.reason;
-  }
-  return running as [GatewayProcess, GatewayProcess];
-}
 
 function expectUnauthenticated(body: GraphqlResponse<unknown>): void {
   expect(body.errors?.map((error) => error.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
@@ -80,7 +59,7 @@ describe("two gateway processes on one database and Redis", () => {
   function twoProcesses(env: Record<string, string> = {}): { a: GatewayProcess; b: GatewayProcess } {
     const pair = {} as { a: GatewayProcess; b: GatewayProcess };
     beforeAll(async () => {
-      [pair.a, pair.b] = await startTwoProcesses({ ...t.env, ...env });
+      [pair.a, pair.b] = await startTwoGatewayProcesses({ ...t.env, ...env });
     });
     afterAll(async () => {
       if (!pair.a || !pair.b) return;
@@ -106,7 +85,7 @@ describe("two gateway processes on one database and Redis", () => {
       t.emulator.injectFault({ endpoint: "token", delayMs: HOLD_MS });
       t.emulator.injectFault({ endpoint: "userinfo", delayMs: HOLD_MS });
 
-      const results = (await Promise.all([a, b, a, b, a, b].map((gateway) => verifyAt(gateway, code, verifier)))).map(succeeded);
+      const results = (await Promise.all([a, b, a, b, a, b].map((gateway) => verifyAt(gateway, code, verifier)))).map((result) => asLoginSuccess<Success>(result));
       const userId = results[0]!.user.id;
       expect(results.map((result) => result.user.id)).toEqual(Array(6).fill(userId));
       expect(results.filter((result) => result.isNewUser)).toHaveLength(1);
@@ -120,7 +99,7 @@ describe("two gateway processes on one database and Redis", () => {
       }
       // The client's own retry, after all that, on each process: the same user, a fresh session, no provider call.
       for (const gateway of [b, a]) {
-        const retry = succeeded(await verifyAt(gateway, code, verifier));
+        const retry = asLoginSuccess<Success>(await verifyAt(gateway, code, verifier));
         expect(retry).toMatchObject({ isNewUser: false, user: { id: userId } });
         expect(results.map((result) => result.session.accessToken)).not.toContain(retry.session.accessToken);
         const me = await postGraphql(gateway === a ? b.url : a.url, ME, {}, { authorization: `Bearer ${retry.session.accessToken}` });
@@ -139,9 +118,9 @@ describe("two gateway processes on one database and Redis", () => {
       const { a, b } = processes;
       const profile = { phone_number: freshIndianNumber(), sub: `two-devices-${randomInt(1e9)}` };
       const first = mintTruecaller(profile);
-      const onA = succeeded(await verifyAt(a, first.code, first.verifier));
+      const onA = asLoginSuccess<Success>(await verifyAt(a, first.code, first.verifier));
       const second = mintTruecaller(profile);
-      const onB = succeeded(await verifyAt(b, second.code, second.verifier));
+      const onB = asLoginSuccess<Success>(await verifyAt(b, second.code, second.verifier));
       expect(onB.user.id).toBe(onA.user.id);
       const me = (gateway: GatewayProcess, accessToken: string) => postGraphql(gateway.url, ME, {}, { authorization: `Bearer ${accessToken}` });
       const refresh = async (gateway: GatewayProcess, refreshToken: string) =>
@@ -194,7 +173,7 @@ describe("two gateway processes on one database and Redis", () => {
           return verifyAt(gateway, code, verifier, client);
         }),
       );
-      admitted.forEach(succeeded);
+      admitted.forEach((result) => asLoginSuccess<Success>(result));
       const tokenCalls = t.emulator.requestCount("token");
       const { code, verifier } = mintTruecaller();
       const refusals = [await verifyAt(a, code, verifier, client), await verifyAt(b, code, verifier, client)];
@@ -208,14 +187,14 @@ describe("two gateway processes on one database and Redis", () => {
       expect(t.emulator.requestCount("token")).toBe(tokenCalls);
 
       // Another client is not affected, on either process; the refused code was not spent.
-      succeeded(await verifyAt(b, code, verifier, from("198.51.100.40")));
+      asLoginSuccess<Success>(await verifyAt(b, code, verifier, from("198.51.100.40")));
       const another = mintTruecaller();
-      succeeded(await verifyAt(a, another.code, another.verifier, from("198.51.100.40")));
+      asLoginSuccess<Success>(await verifyAt(a, another.code, another.verifier, from("198.51.100.40")));
 
       // Once the advertised wait is over, the client is admitted again.
       await sleep((refusals[1]!.retryAfterSeconds as number) * 1000);
       const later = mintTruecaller();
-      succeeded(await verifyAt(a, later.code, later.verifier, client));
+      asLoginSuccess<Success>(await verifyAt(a, later.code, later.verifier, client));
     });
 
     it("counts a number's logins on both processes together, storing nothing for the refused one", async () => {
@@ -224,7 +203,7 @@ describe("two gateway processes on one database and Redis", () => {
       const logins: Success[] = [];
       for (const [index, gateway] of [a, b].entries()) {
         const { code, verifier } = mintTruecaller(profile);
-        logins.push(succeeded(await verifyAt(gateway, code, verifier, from(`203.0.113.${50 + index}`))));
+        logins.push(asLoginSuccess<Success>(await verifyAt(gateway, code, verifier, from(`203.0.113.${50 + index}`))));
       }
       const userId = logins[0]!.user.id;
       expect(logins[1]!.user.id).toBe(userId);
@@ -240,7 +219,7 @@ describe("two gateway processes on one database and Redis", () => {
       expect(sessions.rows).toEqual([{ count: PER_NUMBER }]);
       // Other numbers log in as usual.
       const other = mintTruecaller({ phone_number: freshIndianNumber() });
-      succeeded(await verifyAt(b, other.code, other.verifier, from("203.0.113.70")));
+      asLoginSuccess<Success>(await verifyAt(b, other.code, other.verifier, from("203.0.113.70")));
     });
 
     // Each login takes its slot before storing: a check first and a count after storing let all eight through.

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomInt, randomUUID, sign as signWithKey } from "node:crypto";
+import { generateKeyPairSync, randomUUID, sign as signWithKey } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
@@ -7,6 +7,7 @@ import { startGateway } from "../../src/gateway.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { LOGIN_RESULT_FIELDS, postGraphql, startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { freshIndianNumber } from "../helpers/fixtures.js";
 
 const OTHER_CLIENT = "other-client";
 
@@ -25,10 +26,6 @@ const SIGNED_PROFILE_LOGIN = /* GraphQL */ `
 
 type LoginResult = Record<string, unknown>;
 
-/** A fresh Indian mobile: digits with the country prefix, no plus ("919xxxxxxxxx"). */
-function freshIndianNumber(): string {
-  return `919${String(randomInt(0, 1_000_000_000)).padStart(9, "0")}`;
-}
 
 async function accessTokenLogin(baseUrl: string, variables: { accessToken: string; firstName?: string; lastName?: string }): Promise<LoginResult> {
   const body = await postGraphql<{ verifyTruecallerAccessToken: LoginResult }>(baseUrl, ACCESS_TOKEN_LOGIN, variables);
