@@ -290,13 +290,12 @@ export class LoginService {
     if (!admitted.allowed) return { kind: "RateLimited", retryAfterSeconds: admitted.retryAfterSeconds };
     try {
       const pending = this.deps.sessions.newSession();
-      const { user, created } = await this.deps.users.upsertVerifiedUser(
+      // The identities come with the user (read where an outage is SERVICE_UNAVAILABLE, not by the User.identities field after the answer).
+      const { user, created, identities } = await this.deps.users.upsertVerifiedUser(
         { ...profileFieldsOf(profile), phoneNumber: e164, provider, subject: profile.subject, refreshToken },
         pending.record,
       );
       const session = await this.deps.sessions.issue(pending, user);
-      // Read here, where an outage is SERVICE_UNAVAILABLE, rather than by the User.identities field after the answer.
-      const identities = (await this.deps.users.identitiesOf([user.id])).get(user.id) ?? [];
       return { kind: "LoginSucceeded", user, identities, isNewUser: created, session };
     } catch (error) {
       if (countAsLogin) await this.deps.limits.releaseNumberLogin(e164);

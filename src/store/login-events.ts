@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
-import type { PrismaClient } from "../generated/prisma/client.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import { isDatabaseUnavailable } from "./database-errors.js";
 
 /** Longest user agent kept; longer ones are cut (they are for reading, not matching). */
 const MAX_USER_AGENT_LENGTH = 256;
@@ -18,22 +19,62 @@ export interface LoginEventRecord {
   readonly at: Date;
 }
 
-/** The audit trail of verification attempts, in PostgreSQL. */
+/** Rows per INSERT at most. */
+const MAX_BATCH = 500;
+
+interface QueuedEvent {
+  readonly row: Prisma.LoginEventCreateManyInput;
+  readonly written: () => void;
+  readonly failed: (error: unknown) => void;
+}
+
+/**
+ * The audit trail of verification attempts, in PostgreSQL. Writes are
+ * batched without waiting: one INSERT at a time, and the events that arrive
+ * while it runs go together in the next (a busy gateway writes many rows per
+ * round trip, an idle one each row at once).
+ */
 export class LoginEventRepository {
+  private queued: QueuedEvent[] = [];
+  private writing = false;
+
   constructor(private readonly prisma: PrismaClient) {}
 
-  async record(event: LoginEventRecord): Promise<void> {
-    await this.prisma.loginEvent.create({
-      data: {
-        id: uuidv7(),
-        provider: event.provider,
-        outcome: event.outcome,
-        userId: event.userId ?? null,
-        ipHash: event.ipHash ?? null,
-        userAgent: event.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
-        createdAt: event.at,
-      },
+  /** Resolves when the event is stored; rejects with the database's error. */
+  record(event: LoginEventRecord): Promise<void> {
+    return new Promise((written, failed) => {
+      this.queued.push({ row: rowOf(event), written, failed });
+      if (!this.writing) void this.writeQueued();
     });
+  }
+
+  private async writeQueued(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queued.length > 0) await this.writeBatch(this.queued.splice(0, MAX_BATCH));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeBatch(batch: QueuedEvent[]): Promise<void> {
+    try {
+      await this.prisma.loginEvent.createMany({ data: batch.map((event) => event.row) });
+      for (const event of batch) event.written();
+    } catch (error) {
+      // One bad row must not cost the others theirs; with the database away each would fail alike.
+      if (batch.length > 1 && !isDatabaseUnavailable(error)) await Promise.all(batch.map((event) => this.writeOne(event)));
+      else for (const event of batch) event.failed(error);
+    }
+  }
+
+  private async writeOne(event: QueuedEvent): Promise<void> {
+    try {
+      await this.prisma.loginEvent.create({ data: event.row });
+      event.written();
+    } catch (error) {
+      event.failed(error);
+    }
   }
 
   /** Deletes events older than `retentionDays`, in batches; returns how many. */
@@ -48,4 +89,16 @@ export class LoginEventRepository {
       if (deleted < PRUNE_BATCH) return total;
     }
   }
+}
+
+function rowOf(event: LoginEventRecord): Prisma.LoginEventCreateManyInput {
+  return {
+    id: uuidv7(),
+    provider: event.provider,
+    outcome: event.outcome,
+    userId: event.userId ?? null,
+    ipHash: event.ipHash ?? null,
+    userAgent: event.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
+    createdAt: event.at,
+  };
 }

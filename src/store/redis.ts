@@ -21,6 +21,8 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
     maxRetriesPerRequest: 1,
     // CLIENT SETINFO (ioredis' handshake) fails on Redis before 7.2: an error on every connect, for nothing.
     disableClientInfo: true,
+    // Commands issued in one tick (concurrent logins' cache writes, a limiter's calls) share one write and one read.
+    enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
   });
   // Log transitions, not every reconnect attempt; the message carries host and port, never the URL's password.

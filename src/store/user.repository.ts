@@ -19,12 +19,6 @@ const PROFILE_COLUMNS = [
 ] as const;
 type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
-/** SQL fragments of the upsert that depend only on the columns, built once rather than per login. */
-const PROFILE_COLUMN_LIST = Prisma.raw(PROFILE_COLUMNS.join(", "));
-const PROFILE_UPDATES = Prisma.raw(PROFILE_COLUMNS.map((column) => `${column} = COALESCE(EXCLUDED.${column}, u.${column})`).join(",\n          "));
-
-const PROFILE_RELEASE = Prisma.raw(PROFILE_COLUMNS.map((column) => `${column} = NULL`).join(", "));
-
 const NUMBER_CHANGED_HANDS: RevocationReason = "number_changed_hands";
 const IDENTITY_MOVED: RevocationReason = "identity_moved";
 /**
@@ -32,8 +26,6 @@ const IDENTITY_MOVED: RevocationReason = "identity_moved";
  * apart from one-bigint locks such as Prisma's migration lock).
  */
 const LOGIN_LOCK_CLASS = 0x70686f6e; // "phon"
-/** Waits this long for a pooled connection to start the login transaction, as other queries do. */
-const LOGIN_TRANSACTION_MAX_WAIT_MS = 5_000;
 
 /** The columns of a {@link StoredUser}, selected from a users row aliased `u`. */
 export const STORED_USER_COLUMNS = Prisma.raw(
@@ -88,6 +80,13 @@ export interface StoredIdentity {
   readonly provider: IdentityProviderId;
   readonly linkedAt: Date;
   readonly lastLoginAt: Date;
+}
+
+/** An identity as record_verified_login returns it (JSON: times as ISO strings). */
+interface IdentityRow {
+  readonly provider: IdentityProviderId;
+  readonly linkedAt: string;
+  readonly lastLoginAt: string;
 }
 
 /** An identity's provider refresh token: opened for use, and sealed as stored (to replace exactly that one). */
@@ -152,7 +151,7 @@ export class UserRepository {
    * `linked_at`; when the account it left has no identity left, that account's
    * sessions are revoked: their tokens claim a number nobody proves any more.
    */
-  async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean }> {
+  async upsertVerifiedUser(login: VerifiedLogin, session: NewSession): Promise<{ user: StoredUser; created: boolean; identities: StoredIdentity[] }> {
     const profile = profileColumns(login);
     const numberOnly = NUMBER_ONLY_PROVIDERS.has(login.provider);
     const sealedRefreshToken = login.refreshToken === undefined ? null : this.seal(login, login.refreshToken);
@@ -160,79 +159,27 @@ export class UserRepository {
     // before it would wait for another login's row lock, so two at once could each miss the other.
     // Both locks are taken in key order, so two logins never wait for each other's second lock.
     const [first, second] = [lockKey(`number:${login.phoneNumber}`), lockKey(`identity:${login.provider}:${login.subject}`)].sort((a, b) => a - b);
-    const [, , rows] = await retriedOnDeadlock(() => this.prisma.$transaction([
-      this.prisma.$executeRaw`
-        SELECT pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${first}::int4), pg_advisory_xact_lock(${LOGIN_LOCK_CLASS}::int4, ${second}::int4)`,
-      // A number that changed hands is released by its previous owner's account first (a statement of its own,
-      // so that the insert below sees the number free): the new owner gets a user of their own.
-      this.prisma.$executeRaw`
-      WITH holder_user AS (
-        SELECT id FROM users WHERE phone_number = ${login.phoneNumber}
-      ), holder AS (
-        SELECT i.provider, i.subject, i.last_login_at FROM identities i JOIN holder_user h ON h.id = i.user_id
-      ), ownership AS (
-        -- Only a login proves that someone holds the number: a session refreshed by an app on a lost phone does not.
-        SELECT EXISTS (SELECT 1 FROM holder_user)
-               AND NOT (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider} AND subject = ${login.subject}))
-               AND (
-                 (NOT ${numberOnly} AND EXISTS (SELECT 1 FROM holder WHERE provider = ${login.provider}))
-                 OR NOT EXISTS (SELECT 1 FROM holder)
-                 OR (SELECT max(last_login_at) FROM holder) < now() - make_interval(days => ${this.recycledAfterDays}::int)
-               ) AS changed_hands
-      ), released AS (
-        -- The row stays for the id other services keep records under; the previous owner's personal data does not.
-        UPDATE users u SET phone_number = NULL, phone_number_verified = false, number_released_at = now(), updated_at = now(),
-               ${PROFILE_RELEASE}
-        FROM holder_user h WHERE u.id = h.id AND (SELECT changed_hands FROM ownership)
-        RETURNING u.id
-      ), unlinked AS (
-        DELETE FROM identities d USING released r WHERE d.user_id = r.id
-      )
-      UPDATE sessions s SET revoked_at = now(), revoked_reason = ${NUMBER_CHANGED_HANDS}
-      FROM released r WHERE s.user_id = r.id AND s.revoked_at IS NULL`,
-      this.prisma.$queryRaw<Array<StoredUser & { created: boolean }>>`
-      WITH upserted AS (
-        INSERT INTO users AS u (id, phone_number, phone_number_verified, ${PROFILE_COLUMN_LIST}, created_at, updated_at)
-        VALUES (${uuidv7()}::uuid, ${login.phoneNumber}, true, ${Prisma.join(PROFILE_COLUMNS.map((column) => profile[column] ?? null))}, now(), now())
-        ON CONFLICT (phone_number) DO UPDATE SET
-          phone_number_verified = true,
-          ${PROFILE_UPDATES},
-          updated_at = now()
-        RETURNING u.*, (u.xmax = 0) AS created
-      ), previous_link AS (
-        SELECT user_id FROM identities WHERE provider = ${login.provider} AND subject = ${login.subject}
-      ), linked AS (
-        INSERT INTO identities AS i (provider, subject, user_id, linked_at, last_login_at, refresh_token)
-        SELECT ${login.provider}, ${login.subject}, upserted.id, now(), now(), ${sealedRefreshToken} FROM upserted
-        ON CONFLICT (provider, subject) DO UPDATE SET
-          user_id = EXCLUDED.user_id,
-          linked_at = CASE WHEN i.user_id = EXCLUDED.user_id THEN i.linked_at ELSE EXCLUDED.linked_at END,
-          last_login_at = EXCLUDED.last_login_at,
-          -- A login without offline access leaves the provider's earlier refresh token usable.
-          refresh_token = COALESCE(EXCLUDED.refresh_token, i.refresh_token)
-      ), moved_away AS (
-        UPDATE sessions s SET revoked_at = now(), revoked_reason = ${IDENTITY_MOVED}
-        FROM previous_link p, upserted
-        WHERE s.user_id = p.user_id AND p.user_id <> upserted.id AND s.revoked_at IS NULL
-          AND NOT EXISTS (
-            SELECT 1 FROM identities o
-            WHERE o.user_id = p.user_id AND (o.provider, o.subject) <> (${login.provider}, ${login.subject})
-          )
-      ), opened AS (
-        INSERT INTO sessions (id, user_id, created_at) SELECT ${session.id}::uuid, upserted.id, ${session.createdAt} FROM upserted
-        RETURNING id
-      ), first_refresh_token AS (
-        INSERT INTO refresh_tokens (token_hash, session_id, access_token_id, issued_at, expires_at)
-        SELECT ${session.refreshToken.hash}, opened.id, ${session.refreshToken.accessTokenId}::uuid, ${session.refreshToken.issuedAt},
-               ${session.refreshToken.expiresAt}
-        FROM opened
-      )
-      SELECT ${STORED_USER_COLUMNS}, u.created FROM upserted u`,
-    ], { maxWait: LOGIN_TRANSACTION_MAX_WAIT_MS }));
+    // One round trip: the function (migration 20261122050000) takes the locks, releases a number that changed hands,
+    // upserts, opens the session and reads the identities, each in a statement of its own, in this statement's transaction.
+    const rows = await retriedOnDeadlock(() => this.prisma.$queryRaw<Array<StoredUser & { created: boolean; identities: IdentityRow[] }>>`
+      SELECT ${STORED_USER_COLUMNS}, u.created, u.identities
+      FROM record_verified_login(
+        ${LOGIN_LOCK_CLASS}::int4, ${first}::int4, ${second}::int4,
+        ${login.phoneNumber}::text, ${login.provider}::text, ${login.subject}::text, ${numberOnly}::boolean, ${this.recycledAfterDays}::int4,
+        ${uuidv7()}::uuid, ${Prisma.join(PROFILE_COLUMNS.map((column) => Prisma.sql`${profile[column] ?? null}::text`))},
+        ${sealedRefreshToken}::text, ${NUMBER_CHANGED_HANDS}::text, ${IDENTITY_MOVED}::text,
+        ${session.id}::uuid, ${session.createdAt}::timestamptz,
+        ${session.refreshToken.hash}::bytea, ${session.refreshToken.accessTokenId}::uuid,
+        ${session.refreshToken.issuedAt}::timestamptz, ${session.refreshToken.expiresAt}::timestamptz
+      ) u`);
     const row = rows[0];
     if (!row) throw new Error("user upsert returned no row");
-    const { created, ...user } = row;
-    return { user, created };
+    const { created, identities, ...user } = row;
+    return {
+      user,
+      created,
+      identities: identities.map(({ provider, linkedAt, lastLoginAt }) => ({ provider, linkedAt: new Date(linkedAt), lastLoginAt: new Date(lastLoginAt) })),
+    };
   }
 
   /**

@@ -70,6 +70,17 @@ function userRepositoryContract(name: string, open: () => Promise<Subject>) {
       expect(await subject.prisma.identity.count({ where: { provider: "truecaller", subject: "b" } })).toBe(1);
     });
 
+    it("answers a login with the user's identities as stored, the one just linked included, oldest link first", async () => {
+      const first = await upsert(subject, login({ phoneNumber: "+919800000011", subject: "k", provider: "wgtwo" }));
+      expect(first.identities).toEqual([{ provider: "wgtwo", linkedAt: expect.any(Date), lastLoginAt: expect.any(Date) }]);
+
+      const second = await upsert(subject, login({ phoneNumber: "+919800000011", subject: "k" }));
+
+      expect(second.identities.map((identity) => identity.provider)).toEqual(["wgtwo", "truecaller"]);
+      expect(second.identities).toEqual((await subject.users.identitiesOf([second.user.id])).get(second.user.id));
+      expect(second.identities[0]?.linkedAt).toEqual(first.identities[0]?.linkedAt);
+    });
+
     it("keeps stored fields the provider did not send this time", async () => {
       await upsert(subject, login({ phoneNumber: "+919800000003", subject: "c" }));
       const again = await upsert(subject,
