@@ -1,5 +1,6 @@
 import ky, { isHTTPError, isNetworkError, isTimeoutError, type KyInstance, type Options } from "ky";
 import { UNOBSERVED, type Telemetry } from "../telemetry/telemetry.js";
+import { createKeepAliveFetch } from "./keep-alive-fetch.js";
 
 /** A provider's answer, read whole: status, headers and the body as text. */
 export interface ProviderResponse {
@@ -65,13 +66,13 @@ export interface ProviderHttpOptions {
 }
 
 /**
- * HTTP to one provider, keep-alive from undici's global agent. Each attempt
+ * HTTP to one provider: ky over keep-alive sockets ({@link createKeepAliveFetch}, unless `fetch` replaces it). Each attempt
  * gets one timer covering headers and body alike: ky's own timeout stops at the
  * headers, so it is off and the attempt's fetch carries the timer instead (its
  * body stream aborts with it).
  */
 export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
-  const send = options.fetch ?? fetch;
+  const send = options.fetch ?? createKeepAliveFetch({ maxBodyBytes: MAX_RESPONSE_BYTES });
   const client = ky.create({
     // Without a base URL every request names its absolute URL (endpoints found by discovery).
     ...(options.baseUrl === undefined ? {} : { prefix: options.baseUrl }),
@@ -82,7 +83,7 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
     },
     headers: { accept: "application/json" },
   });
-  return { client, fetch: send, provider: options.provider, telemetry: options.telemetry ?? UNOBSERVED };
+  return { client, fetch: options.fetch ?? fetch, provider: options.provider, telemetry: options.telemetry ?? UNOBSERVED };
 }
 
 /**
