@@ -51,6 +51,20 @@ describe("AccessTokens", () => {
     expect((await tokens.verify(justExpired.token)).ok).toBe(true);
   });
 
+  it("accepts a token it verified before only until it expires", async () => {
+    const tokens = new AccessTokens({ ...settings, ttlSeconds: 1, keys: keySet(generateSigningKeySetText()) });
+    // iat is whole seconds: exp + the 5 s tolerance falls between 0.5 and 1.5 s from now.
+    const issued = claims(new Date(Date.now() - 4_500));
+    const { token } = await tokens.sign(issued);
+    expect(await tokens.verify(token)).toEqual({ ok: true, userId: issued.userId, sessionId: issued.sessionId });
+    expect(await tokens.verify(token)).toEqual({ ok: true, userId: issued.userId, sessionId: issued.sessionId });
+
+    // Past exp + tolerance (not a race: the boundary is fixed by the token).
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: "expired" });
+  });
+
   it("refuses tokens of another issuer or audience, and of keys it does not hold", async () => {
     const keys = keySet(generateSigningKeySetText());
     const ours = new AccessTokens({ ...settings, keys });
