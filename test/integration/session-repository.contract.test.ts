@@ -60,6 +60,24 @@ function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
       await subject.prisma.$executeRaw`UPDATE sessions SET revoked_at = revoked_at - make_interval(secs => ${seconds}::float8) WHERE id = ${sessionId}::uuid`;
     }
 
+    it("answers session checks made together (one query) each for itself: live, revoked, another user's, unknown, repeated", async () => {
+      const live = await logIn();
+      const revoked = await logIn();
+      const other = await logIn();
+      await subject.sessions.revoke({ sessionId: revoked.session.id }, "sign_out");
+
+      const answers = await Promise.all([
+        subject.sessions.findActiveSessionUser(live.session.id, live.user.id),
+        subject.sessions.findActiveSessionUser(revoked.session.id, revoked.user.id),
+        subject.sessions.findActiveSessionUser(other.session.id, live.user.id),
+        subject.sessions.findActiveSessionUser(randomUUID(), live.user.id),
+        subject.sessions.findActiveSessionUser(live.session.id.toUpperCase(), live.user.id),
+        subject.sessions.findActiveSessionUser(other.session.id, other.user.id),
+      ]);
+
+      expect(answers.map((user) => user?.id)).toEqual([live.user.id, undefined, undefined, undefined, live.user.id, other.user.id]);
+    });
+
     it("opens a session with the login and finds its user, only with the session's own user id", async () => {
       const { user, session } = await logIn();
       expect(await subject.sessions.findActiveSessionUser(session.id, user.id)).toMatchObject({ id: user.id, phoneNumber: user.phoneNumber });
