@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CODE_EXCHANGE_RETRY, createProviderHttp, IDEMPOTENT_READ_RETRY, MAX_RESPONSE_BYTES, sendWithRetry } from "../../src/providers/http.js";
@@ -76,6 +78,27 @@ describe("provider transport", () => {
 
     expect(failure).toBeInstanceOf(TypeError);
     expect(failure).toMatchObject({ message: "fetch failed", cause: { code: "ECONNREFUSED" } });
+  });
+
+  it("refuses a provider whose TLS certificate it does not trust, before the request (and its code) leaves", async () => {
+    const tls = new URL("../helpers/tls/", import.meta.url);
+    let requests = 0;
+    const impostor = createTlsServer({ key: readFileSync(new URL("self-signed-key.pem", tls)), cert: readFileSync(new URL("self-signed-cert.pem", tls)) }, (_request, response) => {
+      requests += 1;
+      response.end("{}");
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `https://127.0.0.1:${(impostor.address() as AddressInfo).port}/v1/token`;
+
+      const failure = await transport(url, { method: "POST", body: "code=secret" }).catch((error: unknown) => error);
+
+      expect(failure).toMatchObject({ message: "fetch failed", cause: { code: "DEPTH_ZERO_SELF_SIGNED_CERT" } });
+      expect(requests).toBe(0);
+    } finally {
+      impostor.closeAllConnections();
+      await new Promise((resolve) => impostor.close(resolve));
+    }
   });
 
   it("rejects with the signal's reason when it aborts before the headers or during the body", async () => {
