@@ -1,15 +1,20 @@
 import type { ApolloServerPlugin } from "@apollo/server";
-import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import { context, defaultTextMapGetter, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { RequestHandler } from "express";
 
 /**
  * Starts the span of a GraphQL request and makes it the active one while the
  * request is handled, so the provider calls, database round trips and Redis
  * commands it causes are its children. It ends when the response is sent.
+ * A request that carries W3C trace context (`traceparent`, as the supergraph's
+ * router sends it) continues that trace, sampling decision included.
  */
 export function operationSpans(tracer: Tracer): RequestHandler {
+  const propagator = new W3CTraceContextPropagator();
   return (request, response, next) => {
-    const span = tracer.startSpan("graphql", { kind: SpanKind.SERVER, attributes: { "http.request.method": request.method } });
+    const parent = propagator.extract(context.active(), request.headers, defaultTextMapGetter);
+    const span = tracer.startSpan("graphql", { kind: SpanKind.SERVER, attributes: { "http.request.method": request.method } }, parent);
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -20,7 +25,7 @@ export function operationSpans(tracer: Tracer): RequestHandler {
     };
     response.once("finish", end);
     response.once("close", end);
-    context.with(trace.setSpan(context.active(), span), next);
+    context.with(trace.setSpan(parent, span), next);
   };
 }
 

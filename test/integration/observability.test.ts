@@ -114,4 +114,13 @@ describe("OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
     expect(exported).not.toContain(minted.code);
     expect(exported).not.toContain(minted.codeVerifier);
   });
+
+  it("continues the trace of a request that carries W3C trace context (the router's traceparent)", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const parentSpanId = "00f067aa0ba902b7";
+    await postGraphql(t.gateway.url, "query Probe { __typename }", {}, { traceparent: `00-${traceId}-${parentSpanId}-01` });
+    await t.restartGateway();
+
+    expect(collector.spans.find((span) => span.name === "query Probe")).toMatchObject({ traceId, parentSpanId, kind: 2 });
+  });
 });
