@@ -132,8 +132,13 @@ export class GatewayTelemetry implements Telemetry {
 
   providerCall<T>(labels: { provider: string; endpoint: string }, send: () => Promise<T>, outcomeOf: (result: T) => string): Promise<T> {
     const span = () => ({ name: `${labels.provider} ${labels.endpoint}`, attributes: { "phonegate.provider": labels.provider, "phonegate.provider.endpoint": labels.endpoint } });
-    return this.timed(span, send, outcomeOf, (seconds, outcome) => {
+    return this.timed(span, send, outcomeOf, (seconds, outcome, span) => {
       this.providerCalls.observe({ ...labels, outcome }, seconds);
+      if (!span) return;
+      // The outcome is an HTTP status, or why there was none (timeout, network): both a failure of the call when not 2xx-4xx.
+      const status = Number(outcome);
+      if (Number.isInteger(status)) span.setAttribute("http.response.status_code", status);
+      if (!Number.isInteger(status) || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
     });
   }
 
@@ -169,7 +174,7 @@ export class GatewayTelemetry implements Telemetry {
     describe: () => { name: string; attributes: Attributes },
     work: () => Promise<T>,
     outcomeOf: ((result: T) => string) | undefined,
-    record: (seconds: number, outcome: string) => void,
+    record: (seconds: number, outcome: string, span: Span | undefined) => void,
   ): Promise<T> {
     const measured = async (span?: Span): Promise<T> => {
       const started = performance.now();
@@ -177,11 +182,11 @@ export class GatewayTelemetry implements Telemetry {
       try {
         const result = await work();
         const outcome = outcomeOf?.(result) ?? "ok";
-        record(elapsed(), outcome);
         span?.setAttribute("phonegate.outcome", outcome);
+        record(elapsed(), outcome, span);
         return result;
       } catch (error) {
-        record(elapsed(), "error");
+        record(elapsed(), "error", undefined);
         span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
         throw error;
       } finally {

@@ -123,4 +123,18 @@ describe("OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
 
     expect(collector.spans.find((span) => span.name === "query Probe")).toMatchObject({ traceId, parentSpanId, kind: 2 });
   });
+
+  it("marks a provider call that failed (5xx after retries) as an error span with its status", async () => {
+    // Three attempts (two retries), each answered 503.
+    t.emulator.injectFault({ endpoint: "userinfo", status: 503, retryAfterSeconds: 0, times: 3 });
+    const minted = t.emulator.mintCode();
+    expect(await t.verify(minted.code, minted.codeVerifier!)).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    await t.restartGateway();
+
+    const userinfo = collector.spans.filter((span) => span.name === "truecaller userinfo").at(-1) as OtlpSpan & { status?: { code?: number } };
+    expect(userinfo.attributes).toEqual(expect.arrayContaining([{ key: "http.response.status_code", value: { intValue: 503 } }]));
+    expect(userinfo.status?.code).toBe(2); // ERROR
+    const token = collector.spans.filter((span) => span.name === "truecaller token").at(-1) as OtlpSpan & { status?: { code?: number } };
+    expect(token.status?.code ?? 0).toBe(0); // UNSET: the exchange itself went well
+  });
 });
