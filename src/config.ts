@@ -50,6 +50,7 @@ const environmentSchema = z
     NODE_ENV: z.enum(["development", "production", "test"], { error: "must be development, production or test" }).default("development"),
     PORT: integer(0, 65_535).default(4000),
     HOST: z.string().default("0.0.0.0"),
+    METRICS_PORT: integer(0, 65_535).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }).optional(),
     DATABASE_POOL_SIZE: integer(1, 200).default(10),
@@ -132,6 +133,9 @@ const environmentSchema = z
     if (env.SHUTDOWN_GRACE_MS < env.LOGIN_TIMEOUT_MS) {
       context.addIssue({ code: "custom", path: ["SHUTDOWN_GRACE_MS"], message: "must be at least LOGIN_TIMEOUT_MS" });
     }
+    if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      context.addIssue({ code: "custom", path: ["METRICS_PORT"], message: "must differ from PORT (leave it unset to serve /metrics on PORT)" });
+    }
     // A session ends with its last refresh token; an access token must not outlive it.
     if (env.REFRESH_TOKEN_TTL_S < env.SESSION_TTL_S) {
       context.addIssue({ code: "custom", path: ["REFRESH_TOKEN_TTL_S"], message: "must be at least SESSION_TTL_S" });
@@ -186,6 +190,8 @@ export interface Config {
   readonly production: boolean;
   readonly port: number;
   readonly host: string;
+  /** Where `/metrics` is served: a port of its own on HOST, or the API's port when undefined. */
+  readonly metricsPort: number | undefined;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** PostgreSQL server, or the embedded PGlite database under DATA_DIR when unset. */
   readonly database: DatabaseSettings;
@@ -300,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: e.NODE_ENV === "production",
     port: e.PORT,
     host: e.HOST,
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     database:
       e.DATABASE_URL === undefined

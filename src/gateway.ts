@@ -70,6 +70,8 @@ const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 (the port is the real one when 0 was asked for). */
   readonly url: string;
+  /** Base URL of `/metrics`: `url`, or the METRICS_PORT listener's. */
+  readonly metricsUrl: string;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_GRACE_MS), then closes every pool. */
   close(): Promise<void>;
 }
@@ -178,13 +180,15 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       await sessions.prune().catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning sessions failed"));
       await loginEvents.prune(config.logins.eventRetentionDays).catch((error: unknown) => logger.warn({ error: errorSummary(error) }, "pruning login events failed"));
     });
-    const { port } = httpServer.server.address() as AddressInfo;
-    const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
-    logger.info({ url: `${url}/graphql` }, "gateway listening");
+    const baseUrl = (server: Server) => `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${(server.address() as AddressInfo).port}`;
+    const url = baseUrl(httpServer.server);
+    const metricsUrl = httpServer.metricsServer ? baseUrl(httpServer.metricsServer) : url;
+    logger.info({ url: `${url}/graphql`, metrics: `${metricsUrl}/metrics` }, "gateway listening");
 
     const openCache = cache;
     return {
       url,
+      metricsUrl,
       async close() {
         await Promise.all([httpServer.stop(), pruning.stop()]);
         // Past the grace: logins still waiting for a provider give up (their retries resume elsewhere); the audit
@@ -281,7 +285,7 @@ async function serve(
   config: Config,
   logger: Logger,
   { schema, context, accessTokens, database, cache, telemetry, tracer }: Served,
-): Promise<{ server: Server; stop(): Promise<void> }> {
+): Promise<{ server: Server; metricsServer: Server | undefined; stop(): Promise<void> }> {
   const app = express();
   app.disable("x-powered-by");
   // Which X-Forwarded-For hops name the client (request.ip): none unless TRUST_PROXY says a proxy is in front.
@@ -344,18 +348,41 @@ async function serve(
   app.get("/.well-known/openid-configuration", (_request, response) => {
     response.set("cache-control", `public, max-age=${JWKS_MAX_AGE_S}`).json(discovery);
   });
-  // Prometheus' text format; keep it off the public ingress (see README, Operating).
-  app.get("/metrics", async (_request, response) => {
+  // Prometheus' text format: on a port of its own with METRICS_PORT (kept off the ingress), else here (see README, Operating).
+  const metrics: express.RequestHandler = async (_request, response) => {
     response.set("content-type", telemetry.registry.contentType).send(await telemetry.registry.metrics());
-  });
+  };
+  const metricsApp = config.metricsPort === undefined ? app : express().disable("x-powered-by");
+  metricsApp.get("/metrics", metrics);
   app.use("/graphql", ...(tracer ? [operationSpans(tracer)] : []), express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
   app.use(requestErrorHandler(logger));
 
-  await new Promise<void>((resolve, reject) => {
+  await listen(server, config.port, config.host);
+  const metricsServer = metricsApp === app ? undefined : createServer(metricsApp);
+  if (metricsServer) {
+    await listen(metricsServer, config.metricsPort ?? 0, config.host).catch(async (error: unknown) => {
+      await apollo.stop();
+      throw error;
+    });
+  }
+  return {
+    server,
+    metricsServer,
+    // Scrapes are answered through the grace; the metrics port closes with the rest.
+    stop: async () => {
+      await apollo.stop();
+      if (!metricsServer) return;
+      metricsServer.closeAllConnections();
+      await new Promise((resolve) => metricsServer.close(resolve));
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  return { server, stop: () => apollo.stop() };
 }
 
 /** Client-facing text per body-parser error type; its own messages can quote the body. */

@@ -54,6 +54,26 @@ describe("GET /metrics", () => {
   });
 });
 
+describe("GET /metrics on METRICS_PORT", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({ env: { METRICS_PORT: "0" } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("serves /metrics on its own port and not on the API's", async () => {
+    expect(t.gateway.metricsUrl).not.toBe(t.gateway.url);
+
+    expect((await fetch(`${t.gateway.url}/metrics`)).status).toBe(404);
+    const response = await fetch(`${t.gateway.metricsUrl}/metrics`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("phonegate_logins_total");
+    expect((await fetch(`${t.gateway.metricsUrl}/graphql`, { method: "POST" })).status).toBe(404);
+  });
+});
+
 interface OtlpSpan {
   traceId: string;
   spanId: string;

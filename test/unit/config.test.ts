@@ -117,6 +117,13 @@ describe("loadConfig", () => {
     expect(messageOf({ SHUTDOWN_GRACE_MS: grace })).toMatch(/^Invalid configuration: SHUTDOWN_GRACE_MS /);
   });
 
+  it("serves /metrics on METRICS_PORT when set, which must not be PORT", () => {
+    expect(loadConfig({}).metricsPort).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: "9464" }).metricsPort).toBe(9464);
+    expect(messageOf({ PORT: "4000", METRICS_PORT: "4000" })).toBe("Invalid configuration: METRICS_PORT must differ from PORT (leave it unset to serve /metrics on PORT)");
+    expect(messageOf({ METRICS_PORT: "70000" })).toMatch(/^Invalid configuration: METRICS_PORT /);
+  });
+
   it("gives every login running at SIGTERM its whole budget: SHUTDOWN_GRACE_MS at least LOGIN_TIMEOUT_MS", () => {
     expect(messageOf({ LOGIN_TIMEOUT_MS: "20000" })).toBe("Invalid configuration: SHUTDOWN_GRACE_MS must be at least LOGIN_TIMEOUT_MS");
     expect(loadConfig({ LOGIN_TIMEOUT_MS: "20000", SHUTDOWN_GRACE_MS: "20000" }).shutdownGraceMs).toBe(20_000);
