@@ -215,6 +215,21 @@ export class RssSampler {
   }
 }
 
+/** Linux's clock tick for /proc times (USER_HZ), 100 on every mainstream architecture. */
+const USER_HZ = 100;
+
+/** CPU time a Linux process used so far, all its threads, user and system, in seconds; undefined once it is gone. */
+export async function readCpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces and parentheses): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
 /** VmRSS of a Linux process in kB; undefined once it is gone. */
 export async function readRssKb(pid: number): Promise<number | undefined> {
   try {

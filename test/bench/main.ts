@@ -14,7 +14,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { generateSigningKeySetText } from "../../src/auth/signing-keys.js";
 import { gatewayEnvironmentFor } from "../../src/emulator/emulators.js";
-import { freePort, readRssKb, ROOT, RssSampler, startGateway, startTsChild, type Child } from "./children.js";
+import { freePort, readCpuSeconds, readRssKb, ROOT, RssSampler, startGateway, startTsChild, type Child } from "./children.js";
 import { EmulatorControl } from "./emulator-control.js";
 import { Meter, runLoad, stopCurrentLoad, type LoadSpec, type MeterWindow } from "./load.js";
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from "./options.js";
@@ -259,7 +259,9 @@ async function runScenario(scenario: Scenario, system: System, options: BenchOpt
   scenario.pool?.resetCounters();
 
   const meter = new Meter();
+  const cpuBefore = sampler ? await readCpuSeconds(sampler.pid) : undefined;
   const measured = await runLoad({ ...spec, requests: scenario.requests(meter) }, meter);
+  const cpuAfter = sampler ? await readCpuSeconds(sampler.pid) : undefined;
   meter.destroy();
   await settle(measured.p99Ms);
   checkAborted();
@@ -281,6 +283,7 @@ async function runScenario(scenario: Scenario, system: System, options: BenchOpt
     p99Ms: measured.p99Ms,
     reasons: measured.reasons,
     peakRssMb: kbToMb(peakKb),
+    cpuMsPerUnit: cpuBefore === undefined || cpuAfter === undefined || measured.ok === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / measured.ok,
     gatewayPeakRssMb: kbToMb(gatewaySampler?.peakKb(gatewayFromMs, gatewaySampler.now())),
     codeRefills: scenario.pool?.refills ?? 0,
     codeMisses: scenario.pool?.misses ?? 0,
@@ -290,7 +293,7 @@ async function runScenario(scenario: Scenario, system: System, options: BenchOpt
   };
   console.log(
     `  ${rate(result.okPerSecond)} ${result.unit === "pair" ? "pairs" : "req"}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, ` +
-      `${result.errors} errors, peak RSS ${result.peakRssMb?.toFixed(0) ?? "?"} MB (${result.target})`,
+      `${result.errors} errors, CPU ${result.cpuMsPerUnit?.toFixed(2) ?? "?"} ms/${result.unit === "pair" ? "pair" : "req"}, peak RSS ${result.peakRssMb?.toFixed(0) ?? "?"} MB (${result.target})`,
   );
   return result;
 }

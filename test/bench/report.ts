@@ -29,6 +29,11 @@ export interface ScenarioResult extends LoadResult {
   readonly connections: number;
   /** Peak RSS of the process under load (the gateway; for the anchors, the anchor itself) during warm-up and run. */
   readonly peakRssMb: number | undefined;
+  /**
+   * CPU the process under load spent per successful unit during the measured run (all its threads), in ms: steadier
+   * than throughput on a machine whose other tenants come and go.
+   */
+  readonly cpuMsPerUnit: number | undefined;
   /** Peak RSS of the gateway in the same window (for the anchors: the idle gateway beside them). */
   readonly gatewayPeakRssMb: number | undefined;
   /** Background code refills and dry-pool misses during the measured run (0 and 0 when pre-minting sufficed). */
@@ -153,7 +158,7 @@ export function targetChecks(results: readonly ScenarioResult[], connections: nu
 
 /** The table, ratios and targets as printed. */
 export function formatReport(results: readonly ScenarioResult[], ratioList: readonly Ratio[], checks: readonly TargetCheck[]): string {
-  const header = ["scenario", "users", "ok/s", "p50 ms", "p99 ms", "errors", "peak RSS MB"];
+  const header = ["scenario", "users", "ok/s", "p50 ms", "p99 ms", "errors", "CPU ms/unit", "peak RSS MB"];
   const rows = results.map((result) => [
     result.label,
     result.users.toLocaleString("en"),
@@ -161,6 +166,7 @@ export function formatReport(results: readonly ScenarioResult[], ratioList: read
     ms(result.p50Ms),
     ms(result.p99Ms),
     String(result.errors),
+    result.cpuMsPerUnit === undefined ? "?" : result.cpuMsPerUnit.toFixed(2),
     `${result.peakRssMb === undefined ? "?" : result.peakRssMb.toFixed(0)}${result.target === "gateway" ? "" : ` (${result.target})`}`,
   ]);
   const lines = [table(header, rows)];
