@@ -42,6 +42,8 @@ const MAX_RETRIES = 2;
 const BACKOFF_LIMIT_MS = 1_000;
 /** A provider asking us to wait longer than this gets its answer passed to the client instead. */
 export const MAX_RETRY_AFTER_MS = 2_000;
+/** Who calls, for the provider's logs and firewalls (many refuse requests without a User-Agent). */
+const USER_AGENT = "phonegate";
 /** Provider answers are small JSON documents; anything larger is not one. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Longest wait passed on to clients; a later HTTP-date is a provider's mistake, not a plan. */
@@ -72,7 +74,7 @@ export interface ProviderHttpOptions {
  * body stream aborts with it).
  */
 export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
-  const send = options.fetch ?? createKeepAliveFetch({ maxBodyBytes: MAX_RESPONSE_BYTES });
+  const send = options.fetch ?? createKeepAliveFetch({ maxBodyBytes: MAX_RESPONSE_BYTES, userAgent: USER_AGENT });
   const client = ky.create({
     // Without a base URL every request names its absolute URL (endpoints found by discovery).
     ...(options.baseUrl === undefined ? {} : { prefix: options.baseUrl }),

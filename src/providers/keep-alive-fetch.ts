@@ -6,6 +6,20 @@ const IDLE_SOCKET_MS = 4_000;
 /** Statuses whose responses carry no body (the Fetch standard's null-body statuses). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
+/** Same-origin redirects a GET follows at most. */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Errors of a kept-alive socket the server closed just as the request went out: the request was not processed. */
+const STALE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE"]);
+
+/** One exchange's outcome before it becomes a Response. */
+interface Answer {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
 /**
  * The transport under ky for provider calls: `fetch` on node:http(s) with
  * keep-alive agents. Node 20's fetch (undici) costs about three times as much
@@ -17,42 +31,79 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * error (ECONNREFUSED, ...), and with the signal's reason when aborted, before
  * or during the body. Unlike fetch it reads at most `maxBodyBytes + 1` bytes
  * of a body, so the caller can refuse an oversized one without holding it
- * whole, and it returns a redirect instead of following it: provider APIs do
- * not redirect, and a code must not follow one.
+ * whole; it follows redirects of a GET within the same origin only (a token
+ * request, or a bearer token, never follows one elsewhere); and a request
+ * that met a kept-alive socket the server had just closed (reset before any
+ * answer: the server did not process it) is sent once more on a new socket,
+ * so that race never costs a code exchange.
  */
-export function createKeepAliveFetch(options: { maxBodyBytes: number }): typeof fetch {
+export function createKeepAliveFetch(options: { maxBodyBytes: number; userAgent: string }): typeof fetch {
   const agents = {
     "http:": new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
     "https:": new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
   };
+  const exchange = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal, agent: boolean): Promise<Answer> => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<Answer>((resolve, reject) => {
+      let settled = false;
+      let answered = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      const outgoing = send(url, { method, headers, agent: agent ? agents[url.protocol as "http:" | "https:"] : false, signal }, (incoming) => {
+        answered = true;
+        readBody(incoming, options.maxBodyBytes).then((bytes) => {
+          settled = true;
+          resolve({ status: incoming.statusCode ?? 0, statusText: incoming.statusMessage ?? "", headers: headersOf(incoming), body: bytes });
+        }, fail);
+      });
+      outgoing.on("error", (error: NodeJS.ErrnoException) => {
+        // `reusedSocket`: the socket served an earlier request; a reset before any answer means the server had closed it.
+        if (!settled && agent && outgoing.reusedSocket && STALE_SOCKET_ERRORS.has(error.code ?? "") && !signal.aborted) {
+          settled = true;
+          exchange(url, method, headers, body, signal, false).then(resolve, reject);
+          return;
+        }
+        fail(error);
+      });
+      // A 101 (no listener for it) and other ends without an answer close the request without an error.
+      outgoing.on("upgrade", (_response, socket) => {
+        socket.destroy();
+        fail(new Error("the server switched protocols"));
+      });
+      outgoing.on("close", () => {
+        if (!answered) fail(new Error("connection closed without an answer"));
+      });
+      outgoing.end(body);
+    });
+  };
+
   return async (input, init) => {
     // ky hands over a Request and, beside it, only options of its own; the signal comes from the caller's init.
     const request = input instanceof Request ? input : new Request(input, init);
     const signal = init?.signal ?? request.signal;
     signal.throwIfAborted();
-    const url = new URL(request.url);
+    let url = new URL(request.url);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("fetch failed", { cause: new Error(`unsupported protocol ${url.protocol}`) });
     const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
-    const headers: Record<string, string> = Object.fromEntries(request.headers);
+    const headers: Record<string, string> = { "user-agent": options.userAgent, ...Object.fromEntries(request.headers) };
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
-    const send = url.protocol === "https:" ? httpsRequest : url.protocol === "http:" ? httpRequest : undefined;
-    if (!send) throw new TypeError("fetch failed", { cause: new Error(`unsupported protocol ${url.protocol}`) });
-
-    return new Promise<Response>((resolve, reject) => {
-      const failed = (error: unknown) => reject(signal.aborted ? signal.reason : new TypeError("fetch failed", { cause: error }));
-      const outgoing = send(url, { method: request.method, headers, agent: agents[url.protocol as "http:" | "https:"], signal }, (incoming) => {
-        readBody(incoming, options.maxBodyBytes).then((bytes) => {
-          const status = incoming.statusCode ?? 0;
-          try {
-            resolve(new Response(NULL_BODY_STATUSES.has(status) ? null : bytes, { status, statusText: incoming.statusMessage ?? "", headers: headersOf(incoming) }));
-          } catch (error) {
-            // A status fetch cannot represent (outside 200-599) is no answer.
-            failed(error);
-          }
-        }, failed);
-      });
-      outgoing.on("error", failed);
-      outgoing.end(body);
-    });
+    try {
+      for (let redirects = 0; ; redirects += 1) {
+        const answer = await exchange(url, request.method, headers, body, signal, true);
+        const location = answer.headers.get("location");
+        const next = location === null ? undefined : URL.parse(location, url.href);
+        if (request.method !== "GET" || !REDIRECT_STATUSES.has(answer.status) || next?.origin !== url.origin || redirects >= MAX_REDIRECTS) {
+          // A status fetch cannot represent (outside 200-599) throws here: no answer.
+          return new Response(NULL_BODY_STATUSES.has(answer.status) ? null : answer.body, answer);
+        }
+        url = next;
+      }
+    } catch (error) {
+      throw signal.aborted ? signal.reason : new TypeError("fetch failed", { cause: error });
+    }
   };
 }
 

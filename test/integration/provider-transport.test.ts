@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CODE_EXCHANGE_RETRY, createProviderHttp, IDEMPOTENT_READ_RETRY, MAX_RESPONSE_BYTES, sendWithRetry } from "../../src/providers/http.js";
 import { createKeepAliveFetch } from "../../src/providers/keep-alive-fetch.js";
@@ -30,7 +30,7 @@ async function startProvider(): Promise<{ url: string; server: Server; connectio
 /** The transport under ky for provider calls (node:http keep-alive), against a real server. */
 describe("provider transport", () => {
   let provider: Awaited<ReturnType<typeof startProvider>>;
-  const transport = createKeepAliveFetch({ maxBodyBytes: 1_000 });
+  const transport = createKeepAliveFetch({ maxBodyBytes: 1_000, userAgent: "phonegate-test" });
 
   beforeAll(async () => {
     provider = await startProvider();
@@ -44,7 +44,7 @@ describe("provider transport", () => {
     provider.answer((request, body, response) => {
       response.setHeader("set-cookie", ["a=1", "b=2"]);
       response.setHeader("content-type", "application/json");
-      response.writeHead(201).end(JSON.stringify({ method: request.method, type: request.headers["content-type"], length: request.headers["content-length"], body }));
+      response.writeHead(201).end(JSON.stringify({ method: request.method, type: request.headers["content-type"], length: request.headers["content-length"], agent: request.headers["user-agent"], body }));
     });
     const before = provider.connections();
 
@@ -52,22 +52,64 @@ describe("provider transport", () => {
       const response = await transport(new Request(`${provider.url}/v1/token`, { method: "POST", body: new URLSearchParams({ code: "c", n: String(call) }) }));
       expect(response.status).toBe(201);
       expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
-      expect(await response.json()).toEqual({ method: "POST", type: "application/x-www-form-urlencoded;charset=UTF-8", length: String(`code=c&n=${call}`.length), body: `code=c&n=${call}` });
+      expect(await response.json()).toEqual({
+        method: "POST",
+        type: "application/x-www-form-urlencoded;charset=UTF-8",
+        length: String(`code=c&n=${call}`.length),
+        agent: "phonegate-test",
+        body: `code=c&n=${call}`,
+      });
     }
 
     expect(provider.connections() - before).toBe(1);
   });
 
-  it("answers a 204 without a body, and returns a redirect instead of following it", async () => {
+  it("answers a 204 without a body; follows a GET's redirects within the origin only, and never a POST's", async () => {
     provider.answer((request, _body, response) => {
       if (request.url === "/empty") response.writeHead(204).end();
+      else if (request.url === "/moved") response.writeHead(301, { location: "/keys" }).end();
+      else if (request.url === "/keys") response.end('{"keys":[]}');
       else response.writeHead(302, { location: "http://elsewhere.test/steal" }).end("moved");
     });
 
     expect((await transport(`${provider.url}/empty`)).status).toBe(204);
-    const redirect = await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=c" });
-    expect(redirect.status).toBe(302);
-    expect(redirect.headers.get("location")).toBe("http://elsewhere.test/steal");
+    const followed = await transport(`${provider.url}/moved`);
+    expect([followed.status, await followed.text()]).toEqual([200, '{"keys":[]}']);
+    const elsewhere = await transport(`${provider.url}/v1/userinfo`);
+    expect([elsewhere.status, elsewhere.headers.get("location")]).toEqual([302, "http://elsewhere.test/steal"]);
+    provider.answer((_request, _body, response) => response.writeHead(307, { location: "/v1/token-again" }).end());
+    expect((await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=c" })).status).toBe(307);
+  });
+
+  it("sends a request again on a new connection when the server closed the kept-alive one as it went out", async () => {
+    const requestsOnSocket = new Map<Socket, number>();
+    let answered = 0;
+    provider.answer((request, body, response) => {
+      const count = (requestsOnSocket.get(request.socket) ?? 0) + 1;
+      requestsOnSocket.set(request.socket, count);
+      // As a server whose idle timeout just fired: the second request on a connection is dropped unanswered.
+      if (count === 2) return request.socket.destroy();
+      answered += 1;
+      response.end(JSON.stringify({ body }));
+    });
+
+    const first = await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=one" });
+    const second = await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=two" });
+
+    expect(await first.json()).toEqual({ body: "code=one" });
+    expect(await second.json()).toEqual({ body: "code=two" });
+    expect(answered).toBe(2);
+  });
+
+  it("fails at once, not at the deadline, when the server switches protocols (101)", async () => {
+    const upgrading = createTcpServer((socket) => socket.once("data", () => socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n")));
+    await new Promise<void>((resolve) => upgrading.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(upgrading.address() as AddressInfo).port}/v1/token`;
+      await expect(transport(url, { method: "POST", body: "code=c" })).rejects.toMatchObject({ message: "fetch failed" });
+    } finally {
+      await new Promise((resolve) => upgrading.close(resolve));
+    }
   });
 
   it("fails like fetch when nothing listens: TypeError('fetch failed') caused by ECONNREFUSED", async () => {
