@@ -9,8 +9,6 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** Same-origin redirects a GET follows at most. */
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Errors of a kept-alive socket the server closed just as the request went out: the request was not processed. */
-const STALE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE"]);
 
 /** One exchange's outcome before it becomes a Response. */
 interface Answer {
@@ -31,18 +29,20 @@ interface Answer {
  * error (ECONNREFUSED, ...), and with the signal's reason when aborted, before
  * or during the body. Unlike fetch it reads at most `maxBodyBytes + 1` bytes
  * of a body, so the caller can refuse an oversized one without holding it
- * whole; it follows redirects of a GET within the same origin only (a token
- * request, or a bearer token, never follows one elsewhere); and a request
- * that met a kept-alive socket the server had just closed (reset before any
- * answer: the server did not process it) is sent once more on a new socket,
- * so that race never costs a code exchange.
+ * whole; and it follows redirects of a GET within the same origin only (a
+ * token request, or a bearer token, never follows one elsewhere).
+ *
+ * A connection reset is never sent again here, not even on a kept-alive socket
+ * the server may have just closed: the provider may have processed the request
+ * (a token request consumes its code). Idle sockets close after 4 s, before the
+ * usual server timeouts, and a server's `Keep-Alive: timeout` is honoured.
  */
 export function createKeepAliveFetch(options: { maxBodyBytes: number; userAgent: string }): typeof fetch {
   const agents = {
     "http:": new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
     "https:": new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
   };
-  const exchange = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal, agent: boolean): Promise<Answer> => {
+  const exchange = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<Answer> => {
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<Answer>((resolve, reject) => {
       let settled = false;
@@ -52,22 +52,14 @@ export function createKeepAliveFetch(options: { maxBodyBytes: number; userAgent:
         settled = true;
         reject(error);
       };
-      const outgoing = send(url, { method, headers, agent: agent ? agents[url.protocol as "http:" | "https:"] : false, signal }, (incoming) => {
+      const outgoing = send(url, { method, headers, agent: agents[url.protocol as "http:" | "https:"], signal }, (incoming) => {
         answered = true;
         readBody(incoming, options.maxBodyBytes).then((bytes) => {
           settled = true;
           resolve({ status: incoming.statusCode ?? 0, statusText: incoming.statusMessage ?? "", headers: headersOf(incoming), body: bytes });
         }, fail);
       });
-      outgoing.on("error", (error: NodeJS.ErrnoException) => {
-        // `reusedSocket`: the socket served an earlier request; a reset before any answer means the server had closed it.
-        if (!settled && agent && outgoing.reusedSocket && STALE_SOCKET_ERRORS.has(error.code ?? "") && !signal.aborted) {
-          settled = true;
-          exchange(url, method, headers, body, signal, false).then(resolve, reject);
-          return;
-        }
-        fail(error);
-      });
+      outgoing.on("error", fail);
       // A 101 (no listener for it) and other ends without an answer close the request without an error.
       outgoing.on("upgrade", (_response, socket) => {
         socket.destroy();
@@ -92,7 +84,7 @@ export function createKeepAliveFetch(options: { maxBodyBytes: number; userAgent:
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
     try {
       for (let redirects = 0; ; redirects += 1) {
-        const answer = await exchange(url, request.method, headers, body, signal, true);
+        const answer = await exchange(url, request.method, headers, body, signal);
         const location = answer.headers.get("location");
         const next = location === null ? undefined : URL.parse(location, url.href);
         if (request.method !== "GET" || !REDIRECT_STATUSES.has(answer.status) || next?.origin !== url.origin || redirects >= MAX_REDIRECTS) {

@@ -81,26 +81,6 @@ describe("provider transport", () => {
     expect((await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=c" })).status).toBe(307);
   });
 
-  it("sends a request again on a new connection when the server closed the kept-alive one as it went out", async () => {
-    const requestsOnSocket = new Map<Socket, number>();
-    let answered = 0;
-    provider.answer((request, body, response) => {
-      const count = (requestsOnSocket.get(request.socket) ?? 0) + 1;
-      requestsOnSocket.set(request.socket, count);
-      // As a server whose idle timeout just fired: the second request on a connection is dropped unanswered.
-      if (count === 2) return request.socket.destroy();
-      answered += 1;
-      response.end(JSON.stringify({ body }));
-    });
-
-    const first = await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=one" });
-    const second = await transport(`${provider.url}/v1/token`, { method: "POST", body: "code=two" });
-
-    expect(await first.json()).toEqual({ body: "code=one" });
-    expect(await second.json()).toEqual({ body: "code=two" });
-    expect(answered).toBe(2);
-  });
-
   it("fails at once, not at the deadline, when the server switches protocols (101)", async () => {
     const upgrading = createTcpServer((socket) => socket.once("data", () => socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n")));
     await new Promise<void>((resolve) => upgrading.listen(0, "127.0.0.1", resolve));
