@@ -354,6 +354,8 @@ async function serve(
   };
   const metricsApp = config.metricsPort === undefined ? app : express().disable("x-powered-by");
   metricsApp.get("/metrics", metrics);
+  // A failing scrape is logged as any request's error is (Express's default handler would print the stack to stderr).
+  if (metricsApp !== app) metricsApp.use(requestErrorHandler(logger));
   app.use("/graphql", ...(tracer ? [operationSpans(tracer)] : []), express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo, { context }));
   app.use(requestErrorHandler(logger));
 

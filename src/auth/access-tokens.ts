@@ -46,7 +46,7 @@ export class AccessTokens {
    * for its lifetime, and verifying its signature each time was an eighth of a `me` request's CPU (WebCrypto on
    * Node 20). Only valid tokens are kept; the keys that verify them are fixed for the process's life.
    */
-  private readonly verified = new LRUCache<string, { ok: true; userId: string; sessionId: string }>({ max: VERIFIED_TOKENS_KEPT });
+  private readonly verified = new LRUCache<string, { check: Extract<AccessTokenCheck, { ok: true }>; validUntilMs: number }>({ max: VERIFIED_TOKENS_KEPT });
 
   /** The signing key's JWS header, encoded once. */
   private readonly protectedHeader: string;
@@ -95,7 +95,8 @@ export class AccessTokens {
   /** Checks signature, issuer, audience and lifetime; says nothing about revocation (the session store does). */
   async verify(token: string): Promise<AccessTokenCheck> {
     const known = this.verified.get(token);
-    if (known) return known;
+    // By the wall clock, as jwtVerify judges exp (the cache's own TTL runs on a monotonic clock, which a suspended VM stops).
+    if (known && Date.now() < known.validUntilMs) return known.check;
     try {
       const { payload } = await jwtVerify(token, this.localKeySet, {
         issuer: this.settings.issuer,
@@ -108,8 +109,9 @@ export class AccessTokens {
       if (!isUuid(payload.sub) || !isUuid(payload.sid)) return { ok: false, reason: "invalid" };
       const check = { ok: true as const, userId: payload.sub, sessionId: payload.sid };
       // Kept until it expires as jwtVerify judges expiry (exp plus the tolerance); requiredClaims made exp a number.
-      const validForMs = (payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000 - Date.now();
-      if (validForMs > 0) this.verified.set(token, check, { ttl: validForMs });
+      const validUntilMs = (payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000;
+      const validForMs = validUntilMs - Date.now();
+      if (validForMs > 0) this.verified.set(token, { check, validUntilMs }, { ttl: validForMs });
       return check;
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };

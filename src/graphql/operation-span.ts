@@ -8,7 +8,7 @@ import type { RequestHandler } from "express";
  * request is handled, so the provider calls, database round trips and Redis
  * commands it causes are its children. It ends when the response is sent.
  * A request that carries W3C trace context (`traceparent`, as the supergraph's
- * router sends it) continues that trace, sampling decision included.
+ * router sends it) continues that trace (and is recorded whatever its flags say).
  */
 export function operationSpans(tracer: Tracer): RequestHandler {
   const propagator = new W3CTraceContextPropagator();

@@ -2,8 +2,11 @@ import { Prisma } from "../generated/prisma/client.js";
 
 /** Driver-adapter error kinds that mean the database could not be reached or used, not that a query is wrong. */
 const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections", "DatabaseDoesNotExist"]);
-/** SQLSTATE classes of connection trouble (08), exhausted resources (53) and shutdowns (57P). */
-const UNAVAILABLE_SQLSTATE_PREFIXES = ["08", "53", "57P"];
+/**
+ * SQLSTATE classes of connection trouble (08), exhausted resources (53) and shutdowns (57P), and a statement
+ * cancelled by statement_timeout (57014: locks or load held it past the timeout; nothing of it was kept).
+ */
+const UNAVAILABLE_SQLSTATE_PREFIXES = ["08", "53", "57P", "57014"];
 /** Prisma's own codes for "cannot reach the database" and "no connection from the pool in time". */
 const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024", "P2028"]);
 /** Socket errors of node's `net`, as pg raises them when it cannot connect. */

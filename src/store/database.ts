@@ -16,6 +16,13 @@ const CONNECTION_TIMEOUT_MS = 5_000;
  * a pooled connection) for ever. Our statements take milliseconds.
  */
 const QUERY_TIMEOUT_MS = 10_000;
+/**
+ * The server gives up on a statement before the client stops waiting for it:
+ * a login is one statement, and one the client had given up on could otherwise
+ * still commit after the client was told SERVICE_UNAVAILABLE. Cancelled, it
+ * rolls back.
+ */
+const STATEMENT_TIMEOUT_MS = QUERY_TIMEOUT_MS - 1_000;
 
 /**
  * What every database session of the gateway must run with, whatever the
@@ -65,7 +72,7 @@ export async function openDatabase(
       keepAlive: true,
       // Awaited before the pool hands the connection out; a failure fails that checkout.
       onConnect: async (client) => {
-        await client.query(APPLY_SESSION_SETTINGS);
+        await client.query(`${APPLY_SESSION_SETTINGS}; SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
         observeQueries(client, telemetry);
       },
     });

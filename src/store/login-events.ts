@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import { v7 as uuidv7 } from "uuid";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { isDatabaseUnavailable } from "./database-errors.js";
@@ -37,6 +38,11 @@ interface QueuedEvent {
 export class LoginEventRepository {
   private queued: QueuedEvent[] = [];
   private writing = false;
+  /**
+   * Starts the writing loop outside the request that happens to queue first (in the context the repository was
+   * made in): it goes on for later requests' events, which must not land in that request's trace and log lines.
+   */
+  private readonly startWriting = AsyncResource.bind(() => void this.writeQueued());
 
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -44,7 +50,7 @@ export class LoginEventRepository {
   record(event: LoginEventRecord): Promise<void> {
     return new Promise((written, failed) => {
       this.queued.push({ row: rowOf(event), written, failed });
-      if (!this.writing) void this.writeQueued();
+      if (!this.writing) this.startWriting();
     });
   }
 

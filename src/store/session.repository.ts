@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import DataLoader from "dataloader";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import { UnreachableCaseError } from "../unreachable.js";
@@ -74,7 +75,8 @@ export class SessionRepository {
    */
   private readonly activeSessionUsers = new DataLoader<string, StoredUser | undefined>((sessionIds) => this.loadActiveSessionUsers(sessionIds), {
     cache: false,
-    batchScheduleFn: (dispatch) => setImmediate(dispatch),
+    // Run outside the request that happened to check first: the query answers the others too.
+    batchScheduleFn: AsyncResource.bind((dispatch: () => void) => void setImmediate(dispatch)),
     maxBatchSize: MAX_SESSION_CHECKS_PER_QUERY,
   });
 

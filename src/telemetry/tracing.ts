@@ -2,7 +2,7 @@ import { context, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler } from "@opentelemetry/sdk-trace-base";
 
 /** How long stopping waits for the last spans to reach the collector. */
 const SHUTDOWN_FLUSH_MS = 2_000;
@@ -29,6 +29,9 @@ export function startTracing(settings: TracingSettings): Tracing {
   ensureContextManager();
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": settings.serviceName }),
+    // Every request is recorded: a client's traceparent may join our spans to its trace, but its "not sampled"
+    // flag must not take its requests out of our traces (any client can send one).
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler() }),
     // Headers (OTEL_EXPORTER_OTLP_HEADERS) and the like are read by the exporter from the environment, as documented by OpenTelemetry.
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${settings.endpoint.replace(/\/+$/, "")}/v1/traces` }))],
   });

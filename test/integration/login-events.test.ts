@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/store/database.js";
 import { LoginEventRepository, type LoginEventRecord } from "../../src/store/login-events.js";
+import { currentRequestId, runWithRequestId } from "../../src/request-context.js";
 import { UNOBSERVED, type Telemetry } from "../../src/telemetry/telemetry.js";
 import { postGraphql, startTestGateway, VERIFY_MUTATION, type TestGateway } from "../helpers/test-gateway.js";
 
@@ -100,17 +101,21 @@ describe("login events", () => {
   it("writes the events that arrive while an INSERT runs together in the next, and a bad row costs only itself", async () => {
     await db.query("DELETE FROM login_events");
     const statements: string[] = [];
-    const counting: Telemetry = { ...UNOBSERVED, databaseQuery: (statement, run) => (statements.push(statement.trimStart().split(/\s/, 1)[0]!), run()) };
+    const counting: Telemetry = {
+      ...UNOBSERVED,
+      // With the request it ran for, if any: a batch is nobody's, whoever queued first.
+      databaseQuery: (statement, run) => (statements.push(`${statement.trimStart().split(/\s/, 1)[0]!} ${currentRequestId() ?? "-"}`), run()),
+    };
     const { database } = await openDatabase({ kind: "postgres", url: t.databaseUrl, poolSize: 4 }, counting);
     try {
       const repository = new LoginEventRepository(database.prisma);
       const event = (userAgent: string): LoginEventRecord => ({ provider: "truecaller", outcome: "INVALID_CODE", userId: undefined, ipHash: undefined, userAgent, at: new Date() });
       statements.length = 0;
 
-      await Promise.all(Array.from({ length: 200 }, (_, index) => repository.record(event(`agent-${index}`))));
+      await Promise.all(Array.from({ length: 200 }, (_, index) => runWithRequestId(`request-${index}`, () => repository.record(event(`agent-${index}`)))));
 
       // The first alone, at once; the 199 that came meanwhile in one more.
-      expect(statements).toEqual(["INSERT", "INSERT"]);
+      expect(statements).toEqual(["INSERT -", "INSERT -"]);
       expect((await events()).map((row) => row.user_agent).sort()).toEqual(Array.from({ length: 200 }, (_, index) => `agent-${index}`).sort());
 
       await db.query("DELETE FROM login_events");

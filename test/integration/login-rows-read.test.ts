@@ -45,7 +45,7 @@ async function sessionRowsRead(prisma: PrismaClient): Promise<number> {
  * sessions each time — and with plans PostgreSQL had made while the table was small, every active session:
  * a login's cost grew with the table (found in a five-minute soak).
  */
-describe("rows a login reads (PostgreSQL)", () => {
+describe("a login's statement on PostgreSQL", () => {
   let testDatabase: TestDatabase;
   let database: Database;
 
@@ -81,5 +81,10 @@ describe("rows a login reads (PostgreSQL)", () => {
     const perLogin = ((await sessionRowsRead(database.prisma)) - before) / LOGINS;
     // The new refresh token's foreign-key check reads its session; nothing else reads sessions on a returning login.
     expect(perLogin).toBeLessThanOrEqual(2);
+  });
+
+  it("runs statements under a server-side timeout shorter than the client's (10 s), so one the client gave up on rolls back", async () => {
+    const [setting] = await database.prisma.$queryRaw<Array<{ statement_timeout: string }>>`SHOW statement_timeout`;
+    expect(setting?.statement_timeout).toBe("9s");
   });
 });

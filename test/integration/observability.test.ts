@@ -135,13 +135,16 @@ describe("OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
     expect(exported).not.toContain(minted.codeVerifier);
   });
 
-  it("continues the trace of a request that carries W3C trace context (the router's traceparent)", async () => {
+  it("continues the trace of a request that carries W3C trace context (the router's traceparent), and records it whatever its flags", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentSpanId = "00f067aa0ba902b7";
     await postGraphql(t.gateway.url, "query Probe { __typename }", {}, { traceparent: `00-${traceId}-${parentSpanId}-01` });
+    // A client cannot take its requests out of our traces with the "not sampled" flag.
+    await postGraphql(t.gateway.url, "query Unsampled { __typename }", {}, { traceparent: `00-${traceId.replace("4", "5")}-${parentSpanId}-00` });
     await t.restartGateway();
 
     expect(collector.spans.find((span) => span.name === "query Probe")).toMatchObject({ traceId, parentSpanId, kind: 2 });
+    expect(collector.spans.find((span) => span.name === "query Unsampled")).toMatchObject({ traceId: traceId.replace("4", "5"), parentSpanId });
   });
 
   it("marks a provider call that failed (5xx after retries) as an error span with its status", async () => {

@@ -14,6 +14,7 @@ describe("isDatabaseUnavailable", () => {
     ["a connection failure (class 08)", adapterError({ originalCode: "08006", severity: "ERROR", kind: "postgres" })],
     ["too many connections (53300)", adapterError({ originalCode: "53300", kind: "postgres" })],
     ["an administrator shutdown (57P01)", adapterError({ originalCode: "57P01", kind: "postgres" })],
+    ["a statement cancelled by statement_timeout (57014)", adapterError({ originalCode: "57014", kind: "postgres" })],
     ["an unreachable database", adapterError({ kind: "DatabaseNotReachable" })],
     ["a closed connection", adapterError({ kind: "ConnectionClosed" })],
     ["no pooled connection in time (P2024)", new Prisma.PrismaClientKnownRequestError("Timed out", { code: "P2024", clientVersion: "7" })],
