@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { NewSession, RefreshTokenRecord } from "../../src/store/session.repository.js";
+import type { VerifiedLogin } from "../../src/store/user.repository.js";
 import { TokenCipher, type EncryptionKey } from "../../src/store/token-cipher.js";
 
 const DAY_MS = 86_400_000;
@@ -27,4 +28,22 @@ export function testEncryptionKey(id = "test"): EncryptionKey {
 /** A cipher with a fresh random key, for repositories that seal provider tokens. */
 export function testTokenCipher(): TokenCipher {
   return new TokenCipher([testEncryptionKey()]);
+}
+
+/** A Truecaller login of `phoneNumber` by account `subject`, with no profile fields. */
+export function verifiedLogin(phoneNumber: string, subject: string): VerifiedLogin {
+  return {
+    phoneNumber,
+    countryCode: "IN",
+    provider: "truecaller",
+    subject,
+    givenName: undefined,
+    familyName: undefined,
+    email: undefined,
+    picture: undefined,
+    gender: undefined,
+    addressLocality: undefined,
+    addressPostalCode: undefined,
+    refreshToken: undefined,
+  };
 }

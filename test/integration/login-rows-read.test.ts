@@ -1,32 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase, type Database } from "../../src/store/database.js";
-import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
+import { UserRepository } from "../../src/store/user.repository.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { newSessionRecord, testTokenCipher } from "../helpers/sessions.js";
+import { newSessionRecord, testTokenCipher, verifiedLogin } from "../helpers/sessions.js";
 
 /** Active sessions of other users already stored: far more than a login of someone else may read. */
 const OTHER_SESSIONS = 10_000;
 const OTHER_USERS = 1_000;
 /** PostgreSQL switches a PL/pgSQL statement to its generic plan after five runs; these logins run past that. */
 const LOGINS = 12;
-
-function login(phoneNumber: string, subject: string): VerifiedLogin {
-  return {
-    phoneNumber,
-    countryCode: "IN",
-    provider: "truecaller",
-    subject,
-    givenName: undefined,
-    familyName: undefined,
-    email: undefined,
-    picture: undefined,
-    gender: undefined,
-    addressLocality: undefined,
-    addressPostalCode: undefined,
-    refreshToken: undefined,
-  };
-}
 
 /** Rows of `sessions` read so far (index fetches and sequential reads), as PostgreSQL's statistics count them. */
 async function sessionRowsRead(prisma: PrismaClient): Promise<number> {
@@ -60,7 +43,7 @@ describe("a login's statement on PostgreSQL", () => {
       INSERT INTO identities (provider, subject, user_id, linked_at, last_login_at) SELECT 'truecaller', id::text, id, now(), now() FROM users`;
     // The user logging in has sessions of earlier logins too.
     const users = new UserRepository(database.prisma, testTokenCipher(), 90);
-    for (let attempt = 0; attempt < LOGINS; attempt += 1) await users.upsertVerifiedUser(login("+919800001001", "returning"), newSessionRecord());
+    for (let attempt = 0; attempt < LOGINS; attempt += 1) await users.upsertVerifiedUser(verifiedLogin("+919800001001", "returning"), newSessionRecord());
     await database.prisma.$executeRaw`
       INSERT INTO sessions (id, user_id, created_at)
       SELECT gen_random_uuid(), u.id, now() FROM users u, generate_series(1, ${OTHER_SESSIONS / OTHER_USERS}::int)`;
@@ -76,7 +59,7 @@ describe("a login's statement on PostgreSQL", () => {
     const users = new UserRepository(database.prisma, testTokenCipher(), 90);
     const before = await sessionRowsRead(database.prisma);
 
-    for (let attempt = 0; attempt < LOGINS; attempt += 1) await users.upsertVerifiedUser(login("+919800001001", "returning"), newSessionRecord());
+    for (let attempt = 0; attempt < LOGINS; attempt += 1) await users.upsertVerifiedUser(verifiedLogin("+919800001001", "returning"), newSessionRecord());
 
     const perLogin = ((await sessionRowsRead(database.prisma)) - before) / LOGINS;
     // The new refresh token's foreign-key check reads its session; nothing else reads sessions on a returning login.

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { openDatabase } from "../../src/store/database.js";
 import { SessionRepository } from "../../src/store/session.repository.js";
-import { UserRepository, type VerifiedLogin } from "../../src/store/user.repository.js";
+import { UserRepository } from "../../src/store/user.repository.js";
 import { createTestDatabase, openEmbeddedTestDatabase } from "../helpers/database.js";
-import { newSessionRecord, refreshTokenRecord, testTokenCipher } from "../helpers/sessions.js";
+import { newSessionRecord, refreshTokenRecord, testTokenCipher, verifiedLogin } from "../helpers/sessions.js";
 
 interface Subject {
   sessions: SessionRepository;
@@ -17,23 +17,6 @@ interface Subject {
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const GRACE_SECONDS = 10;
-
-function verifiedLogin(phoneNumber: string, subject: string): VerifiedLogin {
-  return {
-    phoneNumber,
-    countryCode: "IN",
-    provider: "truecaller",
-    subject,
-    givenName: undefined,
-    familyName: undefined,
-    email: undefined,
-    picture: undefined,
-    gender: undefined,
-    addressLocality: undefined,
-    addressPostalCode: undefined,
-    refreshToken: undefined,
-  };
-}
 
 /** The contract SessionRepository (with the login statement that opens sessions) keeps on every database it runs on. */
 function sessionRepositoryContract(name: string, open: () => Promise<Subject>) {
