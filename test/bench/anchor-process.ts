@@ -15,6 +15,7 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
+import { exitWhenAskedOrOrphaned } from "./child-lifecycle.js";
 
 const HOST = "127.0.0.1";
 /** As the gateway's REQUEST_BODY_LIMIT. */
@@ -52,17 +53,6 @@ await apollo.start();
 app.use("/graphql", express.json({ limit: REQUEST_BODY_LIMIT }), expressMiddleware(apollo));
 await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
 
-let closing = false;
-async function close(): Promise<void> {
-  if (closing) return;
-  closing = true;
-  await apollo.stop().catch(() => {});
-  process.exit(0);
-}
-process.on("SIGTERM", () => void close());
-process.on("SIGINT", () => void close());
-process.stdin.on("end", () => void close());
-process.stdin.on("close", () => void close());
-process.stdin.resume();
+exitWhenAskedOrOrphaned(() => apollo.stop());
 
 process.stdout.write(`${JSON.stringify({ ready: { url: `http://${HOST}:${(server.address() as AddressInfo).port}` } })}\n`);

@@ -15,6 +15,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createTruecallerEmulator } from "../../src/emulator/truecaller-emulator.js";
+import { exitWhenAskedOrOrphaned } from "./child-lifecycle.js";
 import { MAX_MINT_PER_REQUEST, type MintAnswer, type MintRequest } from "./emulator-control.js";
 
 const HOST = "127.0.0.1";
@@ -77,19 +78,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
 }
 
-let closing = false;
-async function close(): Promise<void> {
-  if (closing) return;
-  closing = true;
+exitWhenAskedOrOrphaned(() => {
   control.closeAllConnections();
-  await Promise.allSettled([emulator.close(), new Promise((resolve) => control.close(resolve))]);
-  process.exit(0);
-}
-process.on("SIGTERM", () => void close());
-process.on("SIGINT", () => void close());
-// The harness holds our stdin open; when it goes away (crash, kill -9), so do we.
-process.stdin.on("end", () => void close());
-process.stdin.on("close", () => void close());
-process.stdin.resume();
+  return Promise.allSettled([emulator.close(), new Promise((resolve) => control.close(resolve))]);
+});
 
 process.stdout.write(`${JSON.stringify({ ready: { url, controlUrl } })}\n`);
